@@ -135,7 +135,8 @@ export interface ResponseOptions {
  * from the request; a To-tag added when the request's To lacks one, except for 100 (§8.2.6.2).
  */
 export function createResponse(req: SipRequest, status: number, options: ResponseOptions = {}): SipResponse {
-  if (!Number.isInteger(status) || status < 100 || status > 699) throw new RangeError('status must be 100-699');
+  if (!Number.isInteger(status) || status < 100 || status > 699)
+    throw new RangeError('status must be 100-699');
   const reason = options.reason ?? reasonPhrase(status);
   let text = `SIP/2.0 ${status} ${textToLatin1(reason)}\r\n`;
   for (const f of req.headers) {
@@ -194,15 +195,23 @@ export function createRequest(options: RequestOptions): SipRequest {
   return finish(text, options.headers, options.body, options.contentType) as SipRequest;
 }
 
-function finish(text: string, headers: HeaderList | undefined, body: Buffer | string | undefined, contentType?: string) {
+function finish(
+  text: string,
+  headers: HeaderList | undefined,
+  body: Buffer | string | undefined,
+  contentType?: string,
+) {
   if (headers !== undefined) {
     for (const [name, value] of headers) {
-      if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new RangeError('header must not contain CR or LF');
+      if (/[\r\n]/.test(name) || /[\r\n]/.test(value))
+        throw new RangeError('header must not contain CR or LF');
       text += `${name}: ${value}\r\n`;
     }
   }
-  const bodyBuf = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  if (bodyBuf !== undefined && bodyBuf.length > 0 && contentType !== undefined) text += `Content-Type: ${contentType}\r\n`;
+  const bodyBuf =
+    body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  if (bodyBuf !== undefined && bodyBuf.length > 0 && contentType !== undefined)
+    text += `Content-Type: ${contentType}\r\n`;
   text += `Content-Length: ${bodyBuf?.length ?? 0}\r\n\r\n`;
   const head = Buffer.from(text, 'latin1');
   const buf = bodyBuf === undefined || bodyBuf.length === 0 ? head : Buffer.concat([head, bodyBuf]);

@@ -92,7 +92,8 @@ export function scanQuotedString(s: string, i: number): number {
     if (c === 0x5c) {
       // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
       const e = s.charCodeAt(j + 1);
-      if (j + 1 >= n || e === 0x0a || e === 0x0d || e > 0x7f) throw new SipParseError('bad escape in quoted string', j);
+      if (j + 1 >= n || e === 0x0a || e === 0x0d || e > 0x7f)
+        throw new SipParseError('bad escape in quoted string', j);
       j += 2;
       continue;
     }
@@ -139,7 +140,8 @@ export function formatParamValue(value: string): string {
 /** Writes parameters as `;name=value;flag`. */
 export function formatParams(params: Params): string {
   let out = '';
-  for (const [name, value] of params) out += value === null ? `;${name}` : `;${name}=${formatParamValue(value)}`;
+  for (const [name, value] of params)
+    out += value === null ? `;${name}` : `;${name}=${formatParamValue(value)}`;
   return out;
 }
 
@@ -154,7 +156,8 @@ export function parseParams(s: string, i: number, params: Params): number {
   while (i < n) {
     const c = s.charCodeAt(i);
     if (c === 0x2c) return i; // ,
-    if (c !== 0x3b) throw new SipParseError(`unexpected character '${s[i]}' where a parameter was expected`, i);
+    if (c !== 0x3b)
+      throw new SipParseError(`unexpected character '${s[i]}' where a parameter was expected`, i);
     i = skipWs(s, i + 1);
     const nameStart = i;
     i = scanToken(s, i);

@@ -12,7 +12,12 @@ import { type AuthParams, parseAuth } from './headers/auth.js';
 import { type MediaType, parseContentType } from './headers/content-type.js';
 import { type CSeq, parseCSeq } from './headers/cseq.js';
 import { parseDate } from './headers/date.js';
-import { type EventHeader, parseEvent, parseSubscriptionState, type SubscriptionState } from './headers/event.js';
+import {
+  type EventHeader,
+  parseEvent,
+  parseSubscriptionState,
+  type SubscriptionState,
+} from './headers/event.js';
 import {
   parseCallId,
   parseContentLength,
@@ -25,7 +30,13 @@ import { parseRetryAfter, type RetryAfter } from './headers/retry-after.js';
 import { parseTokenList } from './headers/token-list.js';
 import { formatVia, parseVia, type Via } from './headers/via.js';
 import { latin1ToText, splitList, textToLatin1 } from './lexer.js';
-import { type Contacts, type NameAddr, parseContacts, parseNameAddr, parseNameAddrList } from './name-addr.js';
+import {
+  type Contacts,
+  type NameAddr,
+  parseContacts,
+  parseNameAddr,
+  parseNameAddrList,
+} from './name-addr.js';
 import { formatUri, parseUri, type SipUri, type Uri } from './uri.js';
 
 const CRLF = '\r\n';
@@ -123,7 +134,8 @@ export class HeaderField {
 }
 
 function assertNoLineBreak(s: string, what: string): void {
-  if (s.indexOf('\n') !== -1 || s.indexOf('\r') !== -1) throw new RangeError(`${what} must not contain CR or LF`);
+  if (s.indexOf('\n') !== -1 || s.indexOf('\r') !== -1)
+    throw new RangeError(`${what} must not contain CR or LF`);
 }
 
 /** Replaces each line break and the whitespace around it with one space (RFC 3261 §7.3.1). */
@@ -712,7 +724,6 @@ export abstract class SipMessage {
   toString(): string {
     return this.toBuffer().toString('latin1');
   }
-
 }
 
 /** A SIP request. */
@@ -770,12 +781,20 @@ export class SipRequest extends SipMessage {
     const uri = this.uri;
     // RFC 3261 §19.1.1: headers are not allowed in a Request-URI
     if ((uri.scheme === 'sip' || uri.scheme === 'sips') && (uri as SipUri).headers.length > 0) {
-      throw new SipParseError('Request-URI must not contain headers', this.base + this.method.length + 1, 'Request-URI');
+      throw new SipParseError(
+        'Request-URI must not contain headers',
+        this.base + this.method.length + 1,
+        'Request-URI',
+      );
     }
     const cseqField = this.field('cseq');
     // RFC 3261 §8.1.1.5: the CSeq method matches the request method
     if (cseqField !== undefined && this.typed(cseqField, parseCSeq).method !== this.method) {
-      throw new SipParseError('CSeq method does not match the request method', this.base + cseqField.valueOffset, 'CSeq');
+      throw new SipParseError(
+        'CSeq method does not match the request method',
+        this.base + cseqField.valueOffset,
+        'CSeq',
+      );
     }
   }
 }
@@ -802,7 +821,8 @@ export class SipResponse extends SipMessage {
 
   /** Changes status code and reason phrase. */
   setStatus(status: number, reasonPhrase: string): void {
-    if (!Number.isInteger(status) || status < 100 || status > 699) throw new RangeError('status must be 100-699');
+    if (!Number.isInteger(status) || status < 100 || status > 699)
+      throw new RangeError('status must be 100-699');
     assertNoLineBreak(reasonPhrase, 'reason phrase');
     this.status = status;
     this.reasonText = textToLatin1(reasonPhrase);

@@ -45,7 +45,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   if (nl === -1) throw new SipParseError('start line not terminated', base + head.length);
   let startLineEnd = nl;
   if (startLineEnd > 0 && head.charCodeAt(startLineEnd - 1) === 0x0d) startLineEnd--;
-  else (defects ??= []).push('bare LF line ending');
+  else defects = noteDefect(defects, 'bare LF line ending');
   if (startLineEnd > limits.maxLineLength) throw new SipParseError('start line too long', base);
 
   const isResponse =
@@ -78,7 +78,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       if (head.charCodeAt(i) !== 0x20) throw new SipParseError('malformed status line', base + i);
       reason = head.slice(i + 1, startLineEnd);
     } else {
-      (defects ??= []).push('status line without reason phrase separator');
+      defects = noteDefect(defects, 'status line without reason phrase separator');
       rewriteStartLine = true;
     }
   } else {
@@ -110,12 +110,13 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       throw new SipParseError('whitespace inside Request-URI', base + parts[1]!);
     }
     requestUri = head.slice(parts[0]!, parts[1]!);
-    if (requestUri.charCodeAt(0) === 0x3c) throw new SipParseError("Request-URI enclosed in '<' '>'", base + parts[0]!);
+    if (requestUri.charCodeAt(0) === 0x3c)
+      throw new SipParseError("Request-URI enclosed in '<' '>'", base + parts[0]!);
     const versionEnd = checkVersion(head, parts[2]!, base);
     if (versionEnd !== parts[3]!) throw new SipParseError('malformed SIP version', base + parts[2]!);
     if (extraSpace) {
       // RFC 4475 §3.1.2.9/§3.1.2.10: tolerated, and never forwarded as received
-      (defects ??= []).push('extra whitespace in request line');
+      defects = noteDefect(defects, 'extra whitespace in request line');
       rewriteStartLine = true;
     }
   }
@@ -132,7 +133,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (nl === -1) throw new SipParseError('header line not terminated', base + pos);
     let contentEnd = nl;
     if (contentEnd > pos && head.charCodeAt(contentEnd - 1) === 0x0d) contentEnd--;
-    else if (defects?.includes('bare LF line ending') !== true) (defects ??= []).push('bare LF line ending');
+    else defects = noteDefect(defects, 'bare LF line ending');
     if (contentEnd === pos) {
       // the empty line ending the header section
       bodyOffset = nl + 1;
@@ -140,7 +141,8 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     }
     if (contentEnd - pos > limits.maxLineLength) throw new SipParseError('header line too long', base + pos);
     const first = head.charCodeAt(pos);
-    if (first === 0x20 || first === 0x09) throw new SipParseError('header line starts with whitespace', base + pos);
+    if (first === 0x20 || first === 0x09)
+      throw new SipParseError('header line starts with whitespace', base + pos);
     // header-name HCOLON header-value (RFC 3261 §7.3.1)
     let i = pos;
     while (i < contentEnd && (CHAR_CLASS[head.charCodeAt(i)]! & TOKEN) !== 0) i++;
@@ -162,7 +164,8 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
       if (nl2 === -1) throw new SipParseError('header line not terminated', base + nl + 1);
       let cEnd2 = nl2;
       if (cEnd2 > nl + 1 && head.charCodeAt(cEnd2 - 1) === 0x0d) cEnd2--;
-      if (cEnd2 - (nl + 1) > limits.maxLineLength) throw new SipParseError('header line too long', base + nl + 1);
+      if (cEnd2 - (nl + 1) > limits.maxLineLength)
+        throw new SipParseError('header line too long', base + nl + 1);
       folded = true;
       nl = nl2;
       contentEnd = cEnd2;
@@ -175,7 +178,8 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     }
     const key = headerKey(name);
     const field = new HeaderField(name, key, head, pos, nl + 1, valueStart, valueEnd, folded, false);
-    if (headers.length >= limits.maxHeaderCount) throw new SipParseError('too many header fields', base + pos);
+    if (headers.length >= limits.maxHeaderCount)
+      throw new SipParseError('too many header fields', base + pos);
     headers.push(field);
     if (key === 'content-length') {
       const v = field.value;
@@ -192,7 +196,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   }
   if (bodyOffset === -1) {
     // datagram ends after the last header line without the empty line (RFC 4475 baddn's archived bytes)
-    (defects ??= []).push('no empty line after the header section');
+    defects = noteDefect(defects, 'no empty line after the header section');
     bodyOffset = n;
   }
 
@@ -203,7 +207,8 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     end = buf.length; // RFC 3261 §18.3: a datagram's body runs to its end
   } else {
     end = bodyStart + contentLength;
-    if (end > buf.length) throw new SipParseError('Content-Length exceeds the message body', bodyStart, 'Content-Length');
+    if (end > buf.length)
+      throw new SipParseError('Content-Length exceeds the message body', bodyStart, 'Content-Length');
   }
 
   const layout: MessageLayout = {
@@ -249,6 +254,13 @@ function checkVersion(s: string, i: number, base: number): number {
     throw new SipParseError('SIP version not supported', base + i, undefined, 505);
   }
   throw new SipParseError('malformed SIP version', base + i);
+}
+
+/** Adds a defect to the list once, creating the list on first use. */
+function noteDefect(defects: string[] | undefined, defect: string): string[] {
+  if (defects === undefined) return [defect];
+  if (!defects.includes(defect)) defects.push(defect);
+  return defects;
 }
 
 function isDigit(c: number): boolean {

@@ -22,7 +22,17 @@ for (const dir of ['rfc4475', 'rfc5118', 'rfc5118-wire']) {
 }
 
 /** Bytes that sit on SIP's syntax boundaries, so mutations hit the interesting paths. */
-const SPECIAL = [...':;,"<>[]%@=?&\\/ \t\r\n\0', '\r\n ', '\r\n\r\n', ';;', ',,', '%0', '""', 'SIP/2.0', 'z9hG4bK'];
+const SPECIAL = [
+  ...':;,"<>[]%@=?&\\/ \t\r\n\0',
+  '\r\n ',
+  '\r\n\r\n',
+  ';;',
+  ',,',
+  '%0',
+  '""',
+  'SIP/2.0',
+  'z9hG4bK',
+];
 
 type Mutation =
   | { kind: 'flip'; at: number; byte: number }
@@ -74,11 +84,19 @@ function mutate(input: Buffer, m: Mutation): Buffer {
     case 'splice': {
       const other = corpus[m.other % corpus.length]!;
       const from = Math.floor(m.from * other.length);
-      return Buffer.concat([input.subarray(0, at), other.subarray(from, from + m.length), input.subarray(at)]);
+      return Buffer.concat([
+        input.subarray(0, at),
+        other.subarray(from, from + m.length),
+        input.subarray(at),
+      ]);
     }
     case 'repeat': {
       const piece = input.subarray(at, at + m.length);
-      return Buffer.concat([input.subarray(0, at), ...Array<Buffer>(m.times).fill(piece), input.subarray(at)]);
+      return Buffer.concat([
+        input.subarray(0, at),
+        ...Array<Buffer>(m.times).fill(piece),
+        input.subarray(at),
+      ]);
     }
   }
 }
@@ -198,7 +216,20 @@ describe('fuzzing the message core', () => {
   it('throws only SipParseError for header-shaped noise after a valid start line', () => {
     const headerLine = fc
       .tuple(
-        fc.constantFrom('Via', 'v', 'From', 'f', 'To', 't', 'Contact', 'm', 'CSeq', 'Call-ID', 'Route', 'Date'),
+        fc.constantFrom(
+          'Via',
+          'v',
+          'From',
+          'f',
+          'To',
+          't',
+          'Contact',
+          'm',
+          'CSeq',
+          'Call-ID',
+          'Route',
+          'Date',
+        ),
         fc.string({ maxLength: 60, unit: fc.constantFrom(...SPECIAL, 'a', 'sip:', '1', 'tag', 'x.y') }),
       )
       .map(([n, v]) => `${n}: ${v}\r\n`);

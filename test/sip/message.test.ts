@@ -51,17 +51,7 @@ describe('parseMessage', () => {
     assert.equal(req.requestUri, 'sip:bob@biloxi.example.com');
     assert.deepEqual(
       req.headers.map((h) => h.key),
-      [
-        'via',
-        'max-forwards',
-        'to',
-        'from',
-        'call-id',
-        'cseq',
-        'contact',
-        'content-type',
-        'content-length',
-      ],
+      ['via', 'max-forwards', 'to', 'from', 'call-id', 'cseq', 'contact', 'content-type', 'content-length'],
     );
     assert.equal(req.body.toString(), 'v=0\r\n');
   });
@@ -101,7 +91,9 @@ describe('parseMessage', () => {
   });
 
   it('decodes a UTF-8 reason phrase', () => {
-    const res = parseMessage(Buffer.from('SIP/2.0 486 Besetzt – später\r\nl: 0\r\n\r\n', 'utf8')) as SipResponse;
+    const res = parseMessage(
+      Buffer.from('SIP/2.0 486 Besetzt – später\r\nl: 0\r\n\r\n', 'utf8'),
+    ) as SipResponse;
     assert.equal(res.reasonPhrase, 'Besetzt – später');
   });
 
@@ -154,9 +146,10 @@ describe('parseMessage', () => {
       (e: unknown) => e instanceof SipParseError && /message too large/.test(e.reason),
     );
     assert.throws(
-      () => parseMessage(Buffer.from(`OPTIONS sip:a@b SIP/2.0\r\nX-A: ${'a'.repeat(100)}\r\n\r\n`), {
-        limits: { maxLineLength: 50 },
-      }),
+      () =>
+        parseMessage(Buffer.from(`OPTIONS sip:a@b SIP/2.0\r\nX-A: ${'a'.repeat(100)}\r\n\r\n`), {
+          limits: { maxLineLength: 50 },
+        }),
       (e: unknown) => e instanceof SipParseError && /line too long/.test(e.reason),
     );
     const vias = `OPTIONS sip:a@b SIP/2.0\r\n${'Via: SIP/2.0/UDP h\r\n'.repeat(5)}l: 0\r\n\r\n`;
@@ -176,7 +169,10 @@ describe('parseMessage', () => {
     const req = request('OPTIONS sip:a@b SIP/2.0\r\nCSeq: x OPTIONS\r\nl: 0\r\n\r\n');
     assert.throws(
       () => req.cseq,
-      (e: unknown) => e instanceof SipParseError && e.header === 'CSeq' && e.offset >= 'OPTIONS sip:a@b SIP/2.0\r\nCSeq: '.length,
+      (e: unknown) =>
+        e instanceof SipParseError &&
+        e.header === 'CSeq' &&
+        e.offset >= 'OPTIONS sip:a@b SIP/2.0\r\nCSeq: '.length,
     );
   });
 });
