@@ -115,17 +115,28 @@ export function unquote(s: string, start: number, end: number): string {
   return out;
 }
 
-/** Writes `value` as a quoted-string, escaping `"` and `\`. */
+/**
+ * Writes `value` as a quoted-string: `"` and `\` and control characters become quoted-pairs; CR and LF,
+ * which no quoted-pair can carry, become a space (so a value can never inject a header line).
+ */
 export function quote(value: string): string {
-  let needsEscape = false;
+  let plain = true;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c) {
-      needsEscape = true;
+    if (c === 0x22 || c === 0x5c || (c < 0x20 && c !== 0x09) || c === 0x7f) {
+      plain = false;
       break;
     }
   }
-  return needsEscape ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
+  if (plain) return `"${value}"`;
+  let out = '"';
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a) out += ' ';
+    else if (c === 0x22 || c === 0x5c || (c < 0x20 && c !== 0x09) || c === 0x7f) out += `\\${value[i]}`;
+    else out += value[i];
+  }
+  return `${out}"`;
 }
 
 /** Writes a gen-value: as it is when it is a token or host, otherwise as a quoted-string. */

@@ -152,7 +152,7 @@ function unfold(v: string): string {
         if (d !== 0x0d && d !== 0x0a && d !== 0x20 && d !== 0x09) break;
         i++;
       }
-      out += ' ';
+      if (out.length > 0) out += ' '; // a value may start on a continuation line
       continue;
     }
     out += v[i];

@@ -168,29 +168,6 @@ function isTokenPhrase(name: string): boolean {
   }
 }
 
-// quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE; quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-function quoteDisplayName(name: string): string {
-  const s = textToLatin1(name);
-  let ctl = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) {
-      ctl = true;
-      break;
-    }
-  }
-  if (!ctl) return quote(s);
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x0d || c === 0x0a)
-      out += ' '; // CR and LF cannot be carried, not even as a quoted-pair
-    else if (c === 0x22 || c === 0x5c || (c < 0x20 && c !== 0x09) || c === 0x7f) out += `\\${s[i]}`;
-    else out += s[i];
-  }
-  return `${out}"`;
-}
-
 /**
  * Writes an address as a header value: always `name-addr` form (`<uri>`), the display name as tokens
  * when it can be, otherwise quoted (latin1 output: non-ASCII text is written as UTF-8 bytes).
@@ -198,7 +175,7 @@ function quoteDisplayName(name: string): string {
 export function formatNameAddr(na: NameAddr): string {
   const addr = `<${formatUri(na.uri)}>${formatParams(na.params)}`;
   if (na.displayName === undefined) return addr;
-  const name = isTokenPhrase(na.displayName) ? na.displayName : quoteDisplayName(na.displayName);
+  const name = isTokenPhrase(na.displayName) ? na.displayName : quote(textToLatin1(na.displayName));
   return `${name} ${addr}`;
 }
 

@@ -107,11 +107,11 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     if (parts.length === 2) throw new SipParseError('request line has no SIP version', base + startLineEnd);
     if (parts.length > 4) {
       // the version is well formed at the end: the spaces are inside the Request-URI (RFC 4475 lwsruri)
-      throw new SipParseError('whitespace inside Request-URI', base + parts[1]!);
+      throw new SipParseError('whitespace inside Request-URI', base + parts[1]!, 'Request-URI');
     }
     requestUri = head.slice(parts[0]!, parts[1]!);
     if (requestUri.charCodeAt(0) === 0x3c)
-      throw new SipParseError("Request-URI enclosed in '<' '>'", base + parts[0]!);
+      throw new SipParseError("Request-URI enclosed in '<' '>'", base + parts[0]!, 'Request-URI');
     const versionEnd = checkVersion(head, parts[2]!, base);
     if (versionEnd !== parts[3]!) throw new SipParseError('malformed SIP version', base + parts[2]!);
     if (extraSpace) {
