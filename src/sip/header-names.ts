@@ -77,6 +77,50 @@ const keyCache = new Map<string, string>();
  * Returned strings are interned, so keys can be compared with `===` cheaply.
  */
 export function headerKey(name: string): string {
+  // the spellings nearly every message uses, without hashing the name
+  switch (name.length) {
+    case 1:
+      if (name === 'v') return 'via';
+      if (name === 'f') return 'from';
+      if (name === 't') return 'to';
+      if (name === 'i') return 'call-id';
+      if (name === 'm') return 'contact';
+      if (name === 'l') return 'content-length';
+      break;
+    case 2:
+      if (name === 'To') return 'to';
+      break;
+    case 3:
+      if (name === 'Via') return 'via';
+      break;
+    case 4:
+      if (name === 'From') return 'from';
+      if (name === 'CSeq') return 'cseq';
+      break;
+    case 5:
+      if (name === 'Route') return 'route';
+      if (name === 'Allow') return 'allow';
+      break;
+    case 7:
+      if (name === 'Call-ID') return 'call-id';
+      if (name === 'Contact') return 'contact';
+      if (name === 'Expires') return 'expires';
+      break;
+    case 9:
+      if (name === 'Supported') return 'supported';
+      break;
+    case 10:
+      if (name === 'User-Agent') return 'user-agent';
+      break;
+    case 12:
+      if (name === 'Max-Forwards') return 'max-forwards';
+      if (name === 'Content-Type') return 'content-type';
+      if (name === 'Record-Route') return 'record-route';
+      break;
+    case 14:
+      if (name === 'Content-Length') return 'content-length';
+      break;
+  }
   const cached = keyCache.get(name);
   if (cached !== undefined) return cached;
   let key = name.toLowerCase();

@@ -18,6 +18,7 @@ export interface ParseOptions {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const TOKEN = 1; // CHAR_CLASS flag for token characters
+const SMALL_MESSAGE = 4096;
 
 /**
  * Parses one SIP message: a UDP datagram, or one message already framed from a stream.
@@ -37,8 +38,14 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
   while (base < buf.length && (buf[base] === 0x0d || buf[base] === 0x0a)) base++;
   if (base === buf.length) throw new SipParseError('empty message', 0);
 
-  const blank = buf.indexOf(CRLFCRLF, base);
-  const head = buf.toString('latin1', base, blank === -1 ? buf.length : blank + 4);
+  // A datagram-sized message is read as latin1 whole (the header loop finds the empty line); a large one
+  // only up to its empty line, so a big body is not copied.
+  let head: string;
+  if (buf.length - base <= SMALL_MESSAGE) head = buf.toString('latin1', base);
+  else {
+    const blank = buf.indexOf(CRLFCRLF, base);
+    head = buf.toString('latin1', base, blank === -1 ? buf.length : blank + 4);
+  }
 
   // ------------------------------------------------------------ start line
   let nl = head.indexOf('\n');
