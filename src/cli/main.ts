@@ -1,7 +1,14 @@
 /**
- * The `olelo` command. Until the server core lands it reports the version and what olelo will serve.
+ * The `olelo` command: runs the server, or checks a configuration and route script.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { type LogFormat, Logger } from '../core/logger.js';
+import { moduleSchemas } from '../core/module.js';
+import { Server } from '../core/server.js';
+import { builtinModules } from '../script/api.js';
+import { loadScript, ScriptError } from '../script/loader.js';
 
 interface PackageInfo {
   name: string;
@@ -15,32 +22,124 @@ function packageInfo(): PackageInfo {
 
 const HELP = `Usage: olelo [options]
 
+Runs the olelo SIP server. Without --config it runs on embedded defaults: SIP over UDP and TCP on
+port 5060 (IPv4 and, where available, IPv6), WebSocket on 8080, the route script scripts/default.ts,
+data under ./data.
+
 Options:
-  --version     print the version and exit
-  --help        print this help and exit
+  -c, --config FILE       configuration file (YAML); also OLELO_CONFIG
+      --check             validate the configuration and the route script, then exit
+      --log-format FORMAT text (default) or json
+      --log-level LEVEL   error, warn, info (default) or debug
+  -V, --version           print the version and exit
+  -h, --help              print this help and exit
+
+Every setting can also be given as an environment variable (see docs/configuration.md).
+Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the route script.
 `;
 
 /** Runs the command line; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  const pkg = packageInfo();
-  if (args.includes('--version')) {
-    console.log(pkg.version);
+  let opts: ReturnType<typeof parse>;
+  try {
+    opts = parse(args);
+  } catch (e) {
+    console.error(`olelo: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values } = opts;
+  if (values.version) {
+    console.log(packageInfo().version);
     return 0;
   }
-  if (args.includes('--help')) {
+  if (values.help) {
     console.log(HELP);
     return 0;
   }
-  console.log(`olelo ${pkg.version} (Node.js ${process.version})
+  const env = { ...process.env };
+  if (values['log-format'] !== undefined) env.OLELO_LOG__FORMAT = values['log-format'];
+  if (values['log-level'] !== undefined) env.OLELO_LOG__LEVEL = values['log-level'];
+  const file = values.config ?? process.env.OLELO_CONFIG;
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({
+      ...(file === undefined ? {} : { file }),
+      env,
+      moduleSchemas: moduleSchemas(builtinModules),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`olelo: invalid configuration\n${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  if (values.check) {
+    try {
+      await loadScript(config.script);
+    } catch (e) {
+      if (e instanceof ScriptError) {
+        console.error(`olelo: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+    console.log(
+      `olelo: configuration${file === undefined ? ' (defaults)' : ` ${file}`} and route script ${config.script} are valid`,
+    );
+    return 0;
+  }
 
-olelo is a SIP signalling server. This build contains the SIP message core
-(parser, editor, serializer; importable as 'olelo/sip'). The server itself is
-not built yet; on its embedded defaults it will serve:
+  const log = Logger.create({ level: config.log.level, format: config.log.format as LogFormat });
+  log.info('starting olelo', {
+    version: packageInfo().version,
+    node: process.version,
+    config: file ?? '(defaults)',
+  });
+  let server: Server;
+  try {
+    server = await Server.start(config, { log });
+  } catch (e) {
+    log.error('cannot start', { error: e instanceof ScriptError ? e.message : (e as Error) });
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info('stopping', { signal });
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+      server.stop(5000).then(
+        () => resolve(0),
+        (e: unknown) => {
+          log.error('error while stopping', { error: e as Error });
+          resolve(1);
+        },
+      );
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    const onHup = () => {
+      void server.reloadScript();
+    };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+  });
+}
 
-  SIP over UDP and TCP   0.0.0.0:5060 and [::]:5060
-  SIP over WebSocket     0.0.0.0:8080
-  routing                scripts/default.ts (proxy, registrar, digest auth)
-  data                   ./data (embedded SQLite)
-`);
-  return 0;
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      check: { type: 'boolean' },
+      'log-format': { type: 'string' },
+      'log-level': { type: 'string' },
+      version: { type: 'boolean', short: 'V' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
 }

@@ -1,0 +1,213 @@
+/**
+ * The objects route scripts work on: one per received request or response.
+ */
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import { formatUri, isSipUri, parseUri, type SipUri, type Uri } from '../sip/uri.js';
+import type { Source } from '../transport/types.js';
+import type { Logger } from './logger.js';
+import type { Myself } from './myself.js';
+
+/** What happened to a message; set by the action that handled it. */
+export type Disposition = 'pending' | 'replied' | 'forwarded' | 'dropped';
+
+/** Where to send a request instead of the Request-URI (Kamailio's `$du`): a SIP URI. */
+export type NextHop = string | SipUri;
+
+/** State shared by request and reply contexts. */
+abstract class MessageContext<M extends SipRequest | SipResponse> {
+  /** The message as received (and as edited by the script so far). */
+  readonly msg: M;
+  /** Where it came from: protocol, address, port, listener, connection. */
+  readonly source: Source;
+  /** What happened to it so far. */
+  disposition: Disposition = 'pending';
+  /** Script flags (Kamailio's `setflag`/`isflagset`): 32 bits. */
+  flags = 0;
+  private vars: Map<string, unknown> | undefined;
+  private logger: Logger | undefined;
+  private readonly rootLogger: Logger;
+  private readonly myself: Myself;
+
+  constructor(msg: M, source: Source, logger: Logger, myself: Myself) {
+    this.msg = msg;
+    this.source = source;
+    this.rootLogger = logger;
+    this.myself = myself;
+  }
+
+  /** True when a SIP URI names this server (host and port; no port means the default one). */
+  isMyselfUri(uri: SipUri): boolean {
+    return this.myself.matchesUri(uri);
+  }
+
+  /** True when `host` (and `port`, if given) name this server (Kamailio's `myself`). */
+  isMyself(host: string, port?: number): boolean {
+    return this.myself.matches(host, port);
+  }
+
+  /** A logger whose lines carry this message's Call-ID, method and source. */
+  get log(): Logger {
+    let l = this.logger;
+    if (l === undefined) {
+      let callId: string | undefined;
+      try {
+        callId = this.msg.callId;
+      } catch {
+        callId = this.msg.getHeader('call-id');
+      }
+      const src = this.source;
+      l = this.rootLogger.child({
+        callId,
+        method: this.msg.kind === 'request' ? this.msg.method : this.msg.cseq?.method,
+        ...(this.msg.kind === 'response' ? { status: this.msg.status } : {}),
+        src: `${src.protocol}:${src.family === 6 ? `[${src.address}]` : src.address}:${src.port}`,
+      });
+      this.logger = l;
+    }
+    return l;
+  }
+
+  /** Sets script flag `n` (0-31). */
+  setFlag(n: number): void {
+    this.flags |= 1 << n;
+  }
+
+  /** Clears script flag `n`. */
+  resetFlag(n: number): void {
+    this.flags &= ~(1 << n);
+  }
+
+  /** True when script flag `n` is set. */
+  isFlagSet(n: number): boolean {
+    return (this.flags & (1 << n)) !== 0;
+  }
+
+  /** Per-message variables (Kamailio's `$var`/`$avp` for this message). */
+  get(name: string): unknown {
+    return this.vars?.get(name);
+  }
+
+  /** Sets a per-message variable. */
+  set(name: string, value: unknown): void {
+    if (this.vars === undefined) this.vars = new Map();
+    this.vars.set(name, value);
+  }
+
+  /** A header value (first field), by any spelling. */
+  header(name: string): string | undefined {
+    return this.msg.getHeader(name);
+  }
+
+  /** True when the header is present. */
+  hasHeader(name: string): boolean {
+    return this.msg.hasHeader(name);
+  }
+
+  /** Appends a header. */
+  addHeader(name: string, value: string): void {
+    this.msg.appendHeader(name, value);
+  }
+
+  /** Removes every field of a header; returns how many. */
+  removeHeader(name: string): number {
+    return this.msg.removeHeader(name);
+  }
+
+  /** Replaces a header with one value (or adds it). */
+  setHeader(name: string, value: string): void {
+    this.msg.setHeader(name, value);
+  }
+
+  /** The body as a Buffer. */
+  get body(): Buffer {
+    return this.msg.body;
+  }
+
+  /** True once the message was dropped (by the script or an onsend route). */
+  get isDropped(): boolean {
+    return this.disposition === 'dropped';
+  }
+
+  /** Drops the message: nothing is sent for it. */
+  drop(): void {
+    this.disposition = 'dropped';
+  }
+}
+
+/** A received request on its way through the request route. */
+export class RequestContext extends MessageContext<SipRequest> {
+  readonly kind = 'request' as const;
+  /** Next hop overriding the Request-URI for forwarding (Kamailio's `$du`). */
+  nextHop: NextHop | undefined;
+  /** Record-Route requested by `rr.recordRoute()`: the extra parameters, inserted when forwarding. */
+  recordRouteParams: string | undefined;
+  /** Set by `rr.looseRoute()` when the top Route pointed at another hop. */
+  routed = false;
+
+  /** The method. */
+  get method(): string {
+    return this.msg.method;
+  }
+
+  /** The Request-URI. */
+  get uri(): Uri {
+    return this.msg.uri;
+  }
+
+  /** The Request-URI as a SIP URI, or `undefined` for tel: and other schemes. */
+  get sipUri(): SipUri | undefined {
+    const u = this.msg.uri;
+    return isSipUri(u) ? u : undefined;
+  }
+
+  /** Replaces the Request-URI (Kamailio's `$ru`). */
+  setUri(uri: string | Uri): void {
+    this.msg.setUri(typeof uri === 'string' ? parseUri(uri) : uri);
+  }
+
+  /** Rewrites the user part of the Request-URI (Kamailio's `$rU`). */
+  setUriUser(user: string | undefined): void {
+    this.editSipUri((u) => ({ ...u, user }));
+  }
+
+  /** Rewrites the host of the Request-URI (Kamailio's `$rd`). */
+  setUriHost(host: string): void {
+    this.editSipUri((u) => ({ ...u, host, hostKind: host.includes(':') ? 'ipv6' : u.hostKind }));
+  }
+
+  /** Rewrites the port of the Request-URI (Kamailio's `$rp`); `undefined` removes it. */
+  setUriPort(port: number | undefined): void {
+    this.editSipUri((u) => ({ ...u, port }));
+  }
+
+  /** Sets or removes (`null` value: flag; `undefined`: remove) a Request-URI parameter. */
+  setUriParam(name: string, value: string | null | undefined): void {
+    this.editSipUri((u) => {
+      const params = new Map(u.params);
+      if (value === undefined) params.delete(name.toLowerCase());
+      else params.set(name.toLowerCase(), value);
+      return { ...u, params };
+    });
+  }
+
+  private editSipUri(edit: (u: SipUri) => SipUri): void {
+    const u = this.sipUri;
+    if (u === undefined) throw new TypeError(`Request-URI is not a SIP URI: ${this.msg.requestUri}`);
+    this.msg.setUri(formatUri(edit(u)));
+  }
+
+  /** True when the request carries a To-tag (an in-dialog request). */
+  get hasToTag(): boolean {
+    return this.msg.to?.params.get('tag') != null;
+  }
+}
+
+/** A received response on its way through the reply route. */
+export class ReplyContext extends MessageContext<SipResponse> {
+  readonly kind = 'response' as const;
+
+  /** The status code. */
+  get status(): number {
+    return this.msg.status;
+  }
+}

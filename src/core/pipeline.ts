@@ -1,0 +1,518 @@
+/**
+ * The receive pipeline: bytes from a transport become a parsed message, get the checks and Via
+ * edits every message needs, run through the operator's route script, and leave as stateless replies
+ * or forwards (RFC 3261 §16.11 stateless proxy, §18).
+ */
+import { randomBytes } from 'node:crypto';
+import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
+import { SipParseError } from '../sip/errors.js';
+import { headerKey } from '../sip/header-names.js';
+import { parseVia, type Via } from '../sip/headers/via.js';
+import type { ParseLimits } from '../sip/limits.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import { parseMessage } from '../sip/parser.js';
+import { isSipUri, parseUri, type SipUri } from '../sip/uri.js';
+import type { Destination, Listener, Source, TransportError } from '../transport/types.js';
+import { type NextHop, ReplyContext, RequestContext } from './context.js';
+import type { Logger } from './logger.js';
+import type { CoreServices } from './module.js';
+import type { Myself } from './myself.js';
+import {
+  bareHost,
+  defaultPort,
+  replyDestination,
+  resolveTarget,
+  responseTarget,
+  targetOfUri,
+  viaProtocol,
+  viaTransport,
+} from './next-hop.js';
+import type { Stat, StatsRegistry } from './stats.js';
+
+/** The route handlers of a loaded script, bound to the module APIs. */
+export interface ActiveRoutes {
+  request(ctx: RequestContext): void | Promise<void>;
+  reply?(ctx: ReplyContext): void | Promise<void>;
+  /** Runs just before a request is sent by a stateless forward; `ctx.drop()` stops it. */
+  onsend?(ctx: RequestContext, destination: Destination): void;
+}
+
+/** What the pipeline needs from the transport layer. */
+export interface PacketSender {
+  readonly listeners: readonly Listener[];
+  /** Sends; returns an error when the send failed at once; later failures go to `onFailure`. */
+  send(
+    data: Buffer,
+    dest: Destination,
+    onFailure?: (error: TransportError) => void,
+  ): TransportError | undefined;
+  selectListener(dest: { protocol: Destination['protocol']; address: string }): Listener | undefined;
+}
+
+/** Dependencies of the pipeline. */
+export interface PipelineOptions {
+  transport: PacketSender;
+  myself: Myself;
+  log: Logger;
+  stats: StatsRegistry;
+  limits: ParseLimits;
+  routes(): ActiveRoutes;
+}
+
+/** FNV-1a over a string, 32 bits. */
+function fnv1a(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function hash64(s: string, secret: number): string {
+  return fnv1a(s, 0x811c9dc5 ^ secret).toString(36) + fnv1a(s, 0x2f7a1d3b ^ secret).toString(36);
+}
+
+/** The receive pipeline and the stateless actions of the core. */
+export class Pipeline implements CoreServices {
+  readonly myself: Myself;
+  readonly stats: StatsRegistry;
+  readonly log: Logger;
+  private readonly transport: PacketSender;
+  private readonly limits: ParseLimits;
+  private readonly routes: () => ActiveRoutes;
+  /** Secret mixed into stateless To-tags and branches, so they cannot be predicted from outside. */
+  private readonly secret = randomBytes(4).readUInt32LE(0);
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly s: Record<
+    | 'received'
+    | 'requests'
+    | 'replies'
+    | 'parseErrors'
+    | 'badRequestsReplied'
+    | 'dropped'
+    | 'forwardedRequests'
+    | 'forwardedReplies'
+    | 'slReplies'
+    | 'scriptErrors'
+    | 'sendErrors',
+    Stat
+  >;
+
+  constructor(options: PipelineOptions) {
+    this.transport = options.transport;
+    this.myself = options.myself;
+    this.log = options.log;
+    this.stats = options.stats;
+    this.limits = options.limits;
+    this.routes = options.routes;
+    const c = (name: string, doc: string) => options.stats.counter('core', name, doc);
+    this.s = {
+      received: c('rcv_messages', 'messages received'),
+      requests: c('rcv_requests', 'requests received'),
+      replies: c('rcv_replies', 'replies received'),
+      parseErrors: c('parse_errors', 'messages that failed to parse'),
+      badRequestsReplied: c('bad_msg_replied', 'unparsable requests answered with 400'),
+      dropped: c('drop_messages', 'messages dropped'),
+      forwardedRequests: c('fwd_requests', 'requests forwarded statelessly'),
+      forwardedReplies: c('fwd_replies', 'replies forwarded'),
+      slReplies: c('sl_replies', 'stateless replies sent'),
+      scriptErrors: c('script_errors', 'route script handlers that threw'),
+      sendErrors: c('send_errors', 'sends that failed'),
+    };
+    options.stats.gauge('core', 'in_flight', 'messages being processed by the route script');
+  }
+
+  get listeners(): readonly Listener[] {
+    return this.transport.listeners;
+  }
+
+  /** Messages whose route handlers have not finished yet. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves when no route handler is running (or after `timeoutMs`). */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ receive
+
+  /** Entry point for every message a transport delivers. */
+  receive(data: Buffer, source: Source): void {
+    this.s.received.value++;
+    let msg: SipRequest | SipResponse;
+    try {
+      msg = parseMessage(data, { limits: this.limits });
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+      this.s.parseErrors.value++;
+      this.replyToUnparsable(data, source, e);
+      return;
+    }
+    if (msg.kind === 'request') this.receiveRequest(msg, source);
+    else this.receiveResponse(msg, source);
+  }
+
+  private receiveRequest(msg: SipRequest, source: Source): void {
+    this.s.requests.value++;
+    let via: Via | undefined;
+    try {
+      via = msg.topVia;
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+    }
+    if (via === undefined) {
+      // no readable Via: no way to reply (RFC 3261 §18.2.2)
+      this.drop('request without a readable Via', source);
+      return;
+    }
+    // RFC 3261 §18.2.1 received; RFC 3581 §4 rport (received is then mandatory)
+    if (via.rport !== undefined) msg.setTopViaReceived(source.address, source.port);
+    else if (bareHost(via.host) !== source.address) msg.setTopViaReceived(source.address, undefined);
+
+    const ctx = new RequestContext(msg, source, this.log, this.myself);
+    this.run(ctx, this.routes().request, ctx);
+  }
+
+  private receiveResponse(msg: SipResponse, source: Source): void {
+    this.s.replies.value++;
+    let via: Via | undefined;
+    try {
+      via = msg.topVia;
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+    }
+    // RFC 3261 §18.1.2: a response whose top Via is not ours is discarded
+    if (
+      via === undefined ||
+      !this.myself.matches(via.host, via.port ?? defaultPort(viaProtocol(via) ?? 'udp'))
+    ) {
+      this.drop('response whose top Via is not ours', source);
+      return;
+    }
+    const ctx = new ReplyContext(msg, source, this.log, this.myself);
+    const reply = this.routes().reply;
+    if (reply === undefined) {
+      void this.forwardResponse(ctx);
+      return;
+    }
+    this.run(ctx, reply, ctx, () => {
+      if (ctx.disposition === 'pending') return this.forwardResponse(ctx);
+      return undefined;
+    });
+  }
+
+  /** Runs a route handler; awaits it when it is async; turns its failures into replies and counts. */
+  private run<C extends RequestContext | ReplyContext>(
+    ctx: C,
+    handler: (ctx: C) => void | Promise<void>,
+    arg: C,
+    after?: () => void | Promise<void>,
+  ): void {
+    this.inFlight++;
+    let result: void | Promise<void>;
+    try {
+      result = handler(arg);
+    } catch (e) {
+      this.handlerFailed(ctx, e);
+      this.done();
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        () => {
+          this.finish(ctx, after);
+        },
+        (e: unknown) => {
+          this.handlerFailed(ctx, e);
+          this.done();
+        },
+      );
+    } else {
+      this.finish(ctx, after);
+    }
+  }
+
+  private finish(ctx: RequestContext | ReplyContext, after: (() => void | Promise<void>) | undefined): void {
+    if (after === undefined) {
+      this.done();
+      return;
+    }
+    let r: void | Promise<void>;
+    try {
+      r = after();
+    } catch (e) {
+      this.handlerFailed(ctx, e);
+      this.done();
+      return;
+    }
+    if (r instanceof Promise) {
+      r.then(
+        () => this.done(),
+        (e: unknown) => {
+          this.handlerFailed(ctx, e);
+          this.done();
+        },
+      );
+    } else this.done();
+  }
+
+  private done(): void {
+    if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * A handler threw: a SipParseError from reading a malformed header gets 400 with its reason; anything
+   * else is logged with the message's context and, for a request nothing was sent for, answered 500.
+   */
+  private handlerFailed(ctx: RequestContext | ReplyContext, e: unknown): void {
+    if (e instanceof SipParseError) {
+      this.s.parseErrors.value++;
+      if (ctx.kind === 'request' && ctx.disposition === 'pending') {
+        ctx.log.info('bad request', { reason: e.reason, header: e.header });
+        this.reply(ctx, 400, e.reason);
+      } else {
+        ctx.log.info('dropping malformed message', { reason: e.reason, header: e.header });
+        ctx.disposition = 'dropped';
+      }
+      return;
+    }
+    this.s.scriptErrors.value++;
+    ctx.log.error('route handler failed', { error: e instanceof Error ? e : String(e) });
+    if (ctx.kind === 'request' && ctx.disposition === 'pending') this.reply(ctx, 500);
+  }
+
+  private drop(reason: string, source: Source): void {
+    this.s.dropped.value++;
+    if (this.log.enabled('debug')) {
+      this.log.debug('dropped message', {
+        reason,
+        src: `${source.protocol}:${source.address}:${source.port}`,
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ replies
+
+  /** Stateless reply to a request (Kamailio's `sl_send_reply`). */
+  reply(ctx: RequestContext, status: number, reason?: string, headers?: HeaderList): void {
+    const req = ctx.msg;
+    if (req.method === 'ACK') {
+      ctx.disposition = 'dropped'; // RFC 3261 §17.2.1: ACK is never answered
+      return;
+    }
+    const res = createResponse(req, status, {
+      reason: reason ?? reasonPhrase(status),
+      toTag: this.statelessTag(req),
+      ...(headers === undefined ? {} : { headers }),
+    });
+    ctx.disposition = 'replied';
+    this.s.slReplies.value++;
+    this.sendTo(res.toBuffer(), replyDestination(res.topVia, ctx.source));
+  }
+
+  /** A To-tag that is the same for every retransmission of a request (raw values: they may not parse). */
+  private statelessTag(req: SipRequest): string {
+    const key = `${req.getHeader('call-id') ?? ''}|${req.getHeader('from') ?? ''}|${req.getHeader('via') ?? ''}|${req.getHeader('cseq') ?? ''}`;
+    return `sl${hash64(key, this.secret)}`;
+  }
+
+  /**
+   * Answers a request that failed to parse with 400 and the defect in the reason phrase, when its header
+   * lines still hold a readable Via (and From, To, Call-ID, CSeq to copy); otherwise the message is dropped.
+   */
+  private replyToUnparsable(data: Buffer, source: Source, error: SipParseError): void {
+    const text = data.toString('latin1', 0, Math.min(data.length, this.limits.maxMessageSize));
+    if (text.startsWith('SIP/') || text.length === 0) {
+      this.drop(`unparsable response: ${error.reason}`, source);
+      return;
+    }
+    let via: Via | undefined;
+    const copied: string[] = [];
+    const lines = text.split(/\r?\n/, this.limits.maxHeaderCount + 1);
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === '') break;
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const key = headerKey(line.slice(0, colon).trim());
+      const value = line.slice(colon + 1).trim();
+      if (key === 'via') {
+        if (via === undefined) {
+          try {
+            via = parseVia(value)[0];
+          } catch {
+            break;
+          }
+        }
+        copied.push(`Via: ${value}`);
+      } else if (key === 'from' || key === 'to' || key === 'call-id' || key === 'cseq') {
+        copied.push(`${line.slice(0, colon).trim()}: ${value}`);
+      }
+    }
+    if (via === undefined) {
+      this.drop(`unparsable request without a readable Via: ${error.reason}`, source);
+      return;
+    }
+    const reason = error.reason.replace(/[\r\n]/g, ' ');
+    const status = error.status === 505 ? 505 : 400;
+    const res = `SIP/2.0 ${status} ${reason}\r\n${copied.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
+    this.s.badRequestsReplied.value++;
+    this.log.info('bad request', {
+      reason: error.reason,
+      src: `${source.protocol}:${source.address}:${source.port}`,
+    });
+    this.sendTo(Buffer.from(res, 'latin1'), replyDestination(via, source));
+  }
+
+  // ------------------------------------------------------------------ forwarding
+
+  /**
+   * Forwards a request statelessly (RFC 3261 §16.6, §16.11): to `nextHop`, else the request's next hop
+   * (`ctx.nextHop`), else its top Route, else its Request-URI. Adds our Via (a branch derived from the
+   * incoming one, so retransmissions get the same) and the Record-Route asked for by `rr.recordRoute()`.
+   */
+  async forward(ctx: RequestContext, nextHop?: NextHop): Promise<void> {
+    if (ctx.disposition !== 'pending') throw new Error(`request already ${ctx.disposition}`);
+    const msg = ctx.msg;
+    const hop = nextHop ?? ctx.nextHop;
+    let uri: SipUri;
+    if (hop !== undefined) {
+      const u = typeof hop === 'string' ? parseUri(hop) : hop;
+      if (!isSipUri(u)) throw new TypeError(`next hop is not a SIP URI: ${String(hop)}`);
+      uri = u;
+    } else {
+      const routes = msg.route;
+      const top = routes[0];
+      if (top !== undefined && isSipUri(top.uri)) {
+        uri = top.uri;
+        if (!uri.params.has('lr')) {
+          // RFC 3261 §16.6 step 6: the next hop is a strict router
+          msg.appendHeader('Route', `<${msg.requestUri}>`);
+          msg.setUri(uri);
+          msg.removeHeaderValue('route', 'first');
+        }
+      } else {
+        const r = msg.uri;
+        if (!isSipUri(r)) {
+          this.reply(ctx, 416);
+          return;
+        }
+        uri = r;
+      }
+    }
+    const target = targetOfUri(uri);
+    let dest: Destination;
+    try {
+      dest = await resolveTarget(target);
+    } catch (e) {
+      ctx.log.info('cannot resolve next hop', { host: target.host, error: (e as Error).message });
+      if (ctx.disposition === 'pending') this.reply(ctx, 478, 'Unresolvable destination');
+      return;
+    }
+    const listener = this.transport.selectListener(dest);
+    if (listener === undefined) {
+      ctx.log.warn('no listener for next hop', { protocol: dest.protocol, address: dest.address });
+      this.reply(ctx, 503, 'No route to destination');
+      return;
+    }
+    const branch = this.statelessBranch(msg);
+    if (ctx.recordRouteParams !== undefined) this.insertRecordRoute(ctx, listener);
+    msg.prependVia(
+      `SIP/2.0/${viaTransport(listener.protocol)} ${listener.advertisedHost}:${listener.advertisedPort};branch=${branch}`,
+    );
+    const out: Destination = { ...dest, listener };
+    const onsend = this.routes().onsend;
+    if (onsend !== undefined) {
+      onsend(ctx, out);
+      if (ctx.isDropped) return;
+    }
+    ctx.disposition = 'forwarded';
+    this.s.forwardedRequests.value++;
+    this.sendTo(msg.toBuffer(), out);
+  }
+
+  /** RFC 3261 §16.11: the same branch for every retransmission; distinct for distinct requests. */
+  private statelessBranch(msg: SipRequest): string {
+    const top = msg.topVia;
+    const key =
+      top?.branch?.startsWith('z9hG4bK') === true
+        ? `${top.branch}|${top.host}|${top.port ?? ''}|${msg.requestUri}`
+        : `${msg.callId ?? ''}|${msg.from?.params.get('tag') ?? ''}|${msg.cseq?.seq ?? ''}|${msg.requestUri}`;
+    return `z9hG4bKsl${hash64(key, this.secret)}`;
+  }
+
+  /** Writes the Record-Route values (two when the request changes listener, RFC 5658). */
+  private insertRecordRoute(ctx: RequestContext, out: Listener): void {
+    const params = ctx.recordRouteParams ? `;${ctx.recordRouteParams}` : '';
+    const inbound = ctx.source.listener;
+    if (inbound.id === out.id) {
+      ctx.msg.prependHeader('Record-Route', recordRouteUri(out, params));
+      return;
+    }
+    ctx.msg.prependHeader('Record-Route', recordRouteUri(inbound, `;r2=on${params}`));
+    ctx.msg.prependHeader('Record-Route', recordRouteUri(out, `;r2=on${params}`));
+  }
+
+  /** Removes our Via and sends a response to the next one (RFC 3261 §16.7 step 3, §18.2.2). */
+  async forwardResponse(ctx: ReplyContext): Promise<void> {
+    const msg = ctx.msg;
+    msg.popVia();
+    const next = msg.topVia;
+    if (next === undefined) {
+      this.drop('response for this server (no transaction layer yet)', ctx.source);
+      return;
+    }
+    const target = responseTarget(next);
+    if (target === undefined) {
+      this.drop(`response to unsupported transport ${next.transport}`, ctx.source);
+      return;
+    }
+    let dest: Destination;
+    try {
+      dest = await resolveTarget(target);
+    } catch {
+      this.drop(`cannot resolve ${target.host}`, ctx.source);
+      return;
+    }
+    ctx.disposition = 'forwarded';
+    this.s.forwardedReplies.value++;
+    this.sendTo(msg.toBuffer(), dest);
+  }
+
+  /** Sends; failures (now or later, e.g. a refused connection) are counted and logged. */
+  private sendTo(data: Buffer, dest: Destination): boolean {
+    const error = this.transport.send(data, dest, this.onSendFailure);
+    if (error === undefined) return true;
+    this.onSendFailure(error);
+    return false;
+  }
+
+  private readonly onSendFailure = (error: TransportError): void => {
+    this.s.sendErrors.value++;
+    this.log.info('send failed', {
+      dst: `${error.protocol}:${error.address}:${error.port}`,
+      error: error.message,
+    });
+  };
+}
+
+/** A Record-Route value naming a listener (`<sip:host:port;transport=tcp;lr>`). */
+export function recordRouteUri(l: Listener, params: string): string {
+  const transport = l.protocol === 'udp' ? '' : `;transport=${l.protocol}`;
+  return `<sip:${l.advertisedHost}:${l.advertisedPort}${transport};lr${params}>`;
+}

@@ -1,0 +1,202 @@
+/**
+ * The server: wires configuration, transports, the receive pipeline, modules and the route script,
+ * and runs their lifecycle (start, script reload, graceful stop).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { builtinModules, type Modules, type Routes } from '../script/api.js';
+import { loadScript } from '../script/loader.js';
+import { TransportLayer } from '../transport/transport-layer.js';
+import type { Destination, Listener } from '../transport/types.js';
+import type { Config } from './config.js';
+import type { RequestContext } from './context.js';
+import { Logger } from './logger.js';
+import type { ModuleInstance } from './module.js';
+import { Myself } from './myself.js';
+import { type ActiveRoutes, Pipeline } from './pipeline.js';
+import { StatsRegistry } from './stats.js';
+
+/** Options for {@link Server.start} beyond the config file. */
+export interface ServerOptions {
+  /** Logger to use (tests pass one with a capturing sink). */
+  log?: Logger;
+}
+
+/** A running olelo server. */
+export class Server {
+  readonly log: Logger;
+  readonly stats = new StatsRegistry();
+  readonly startedAt = Date.now();
+  private routes: Routes | undefined;
+  private active: ActiveRoutes | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private modules: Modules | undefined;
+  private instances: Array<ModuleInstance<unknown>> = [];
+  private pipeline: Pipeline | undefined;
+  private transport: TransportLayer | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    options: ServerOptions,
+  ) {
+    this.log = options.log ?? Logger.create({ level: config.log.level, format: config.log.format });
+  }
+
+  /** Loads the script, binds every listener and starts the modules. */
+  static async start(config: Config, options: ServerOptions = {}): Promise<Server> {
+    const server = new Server(config, options);
+    await server.startUp();
+    return server;
+  }
+
+  /** The bound listeners. */
+  get listeners(): readonly Listener[] {
+    return this.transport?.listeners ?? [];
+  }
+
+  private async startUp(): Promise<void> {
+    const config = this.config;
+    mkdirSync(config.dataDir, { recursive: true });
+    this.routes = await loadScript(config.script);
+    const limits = config.limits;
+    const myself = new Myself(config.domains);
+    const transport = new TransportLayer({
+      listeners: config.listen.map((l) => ({
+        protocol: l.protocol,
+        address: l.address,
+        port: l.port,
+        ...(l.advertise === undefined ? {} : { advertise: l.advertise }),
+      })),
+      ...(config.listen.some((l) => l.protocol === 'tls' || l.protocol === 'wss')
+        ? {
+            tls: {
+              cert: readFileSync(config.tls.certificate!),
+              key: readFileSync(config.tls.key!),
+              ...(config.tls.ca === undefined ? {} : { ca: readFileSync(config.tls.ca) }),
+              verifyClient: config.tls.verifyClient,
+              minVersion: config.tls.minVersion,
+            },
+          }
+        : {}),
+      limits: {
+        maxMessageSize: limits.maxMessageSize,
+        maxConnections: limits.maxConnections,
+        maxConnectionsPerIp: limits.maxConnectionsPerIp,
+        connectionIdleTimeout: limits.connectionIdleTimeout,
+        messageReadTimeout: limits.messageReadTimeout,
+      },
+      onMessage: (data, source) => this.pipeline!.receive(data, source),
+      onEvent: (event) => {
+        if (this.log.enabled('debug')) this.log.debug('transport event', { event });
+      },
+    });
+    this.transport = transport;
+    const pipeline = new Pipeline({
+      transport,
+      myself,
+      log: this.log,
+      stats: this.stats,
+      limits: {
+        maxMessageSize: limits.maxMessageSize,
+        maxHeaderCount: limits.maxHeaderCount,
+        maxLineLength: limits.maxLineLength,
+        maxViaCount: limits.maxViaCount,
+      },
+      routes: () => this.active!,
+    });
+    this.pipeline = pipeline;
+
+    const apis: Record<string, unknown> = {};
+    for (const def of builtinModules) {
+      const params = (config.modules[def.name] ?? {}) as Record<string, unknown>;
+      const instance = def.create(pipeline, params) as ModuleInstance<unknown>;
+      this.instances.push(instance);
+      apis[def.name] = instance.api;
+    }
+    apis.forward = (req: RequestContext, nextHop?: string) => pipeline.forward(req, nextHop);
+    this.modules = apis as Modules;
+    this.activate(this.routes);
+
+    await transport.start();
+    myself.addListeners(transport.listeners);
+    for (const instance of this.instances) await instance.start?.();
+    await this.routes.events?.start?.(this.modules);
+    this.startTimers(this.routes);
+    for (const l of transport.listeners) {
+      this.log.info('listening', {
+        listener: `${l.protocol}:${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`,
+      });
+    }
+  }
+
+  /** Binds a script's handlers to the module APIs. */
+  private activate(routes: Routes): void {
+    const m = this.modules!;
+    const { request, reply, onsend } = routes;
+    this.active = {
+      request: (ctx) => request(ctx, m),
+      ...(reply === undefined ? {} : { reply: (ctx) => reply(ctx, m) }),
+      ...(onsend === undefined
+        ? {}
+        : { onsend: (ctx: RequestContext, destination: Destination) => onsend(ctx, destination, m) }),
+    };
+  }
+
+  private startTimers(routes: Routes): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const timer of routes.events?.timers ?? []) {
+      const handle = setInterval(() => {
+        Promise.resolve()
+          .then(() => timer.run(this.modules!))
+          .catch((e: unknown) => this.log.error('timer route failed', { error: e as Error }));
+      }, timer.interval);
+      handle.unref();
+      this.timers.push(handle);
+    }
+  }
+
+  /**
+   * Loads the route script again. A script that fails to compile or load is rejected and the running one
+   * stays; messages in flight finish with the handlers they started with.
+   */
+  async reloadScript(): Promise<{ ok: true } | { ok: false; error: string }> {
+    try {
+      const routes = await loadScript(this.config.script);
+      this.routes = routes;
+      this.activate(routes);
+      this.startTimers(routes);
+      this.log.info('route script reloaded', { script: this.config.script });
+      return { ok: true };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.log.error('route script reload failed; keeping the running script', { error });
+      return { ok: false, error };
+    }
+  }
+
+  /** Statistics of the transport layer. */
+  transportStats(): unknown {
+    return this.transport?.stats();
+  }
+
+  /**
+   * Stops: no new messages are accepted, messages in flight get up to `graceMs` to finish, then every
+   * connection is closed.
+   */
+  stop(graceMs = 2000): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      await this.pipeline?.idle(graceMs);
+      try {
+        await this.routes?.events?.stop?.(this.modules!);
+      } catch (e) {
+        this.log.error('stop event route failed', { error: e as Error });
+      }
+      for (const instance of this.instances) await instance.stop?.();
+      await this.transport?.stop(graceMs);
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The typed API route scripts are written against. A script's default export is a {@link Routes}
+ * object; every handler receives the message context and the module APIs, whose type is derived from
+ * the module definitions the server loads — a misspelled function is a compile error.
+ */
+import type { ReplyContext, RequestContext } from '../core/context.js';
+import type { ModuleApis } from '../core/module.js';
+import { maxfwdModule } from '../modules/maxfwd/index.js';
+import { rrModule } from '../modules/rr/index.js';
+import { sanityModule } from '../modules/sanity/index.js';
+import { slModule } from '../modules/sl/index.js';
+import type { Destination } from '../transport/types.js';
+
+/** The modules every olelo server loads. */
+export const builtinModules = [slModule, maxfwdModule, sanityModule, rrModule] as const;
+
+/** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
+export type Modules = ModuleApis<typeof builtinModules> & {
+  /** Forwards a request statelessly to its next hop (or to `nextHop`, a SIP URI). */
+  forward: (req: RequestContext, nextHop?: string) => Promise<void>;
+};
+
+/** A timer event route. */
+export interface TimerRoute {
+  /** Interval in milliseconds. */
+  interval: number;
+  run(m: Modules): void | Promise<void>;
+}
+
+/** The route handlers a script exports (Kamailio's route blocks). */
+export interface Routes {
+  /** Request route: every request received. */
+  request(req: RequestContext, m: Modules): void | Promise<void>;
+  /** Reply route: every response received, before it is forwarded; `res.drop()` stops it. */
+  reply?(res: ReplyContext, m: Modules): void | Promise<void>;
+  /** Onsend route: a request about to leave by a stateless forward; `req.drop()` stops it. */
+  onsend?(req: RequestContext, destination: Destination, m: Modules): void;
+  /** Event routes. */
+  events?: {
+    /** Once the server is listening (Kamailio's `event_route[core:worker-one-init]`). */
+    start?(m: Modules): void | Promise<void>;
+    /** On shutdown, before listeners close. */
+    stop?(m: Modules): void | Promise<void>;
+    /** Periodic timers. */
+    timers?: TimerRoute[];
+  };
+}
+
+/** Declares a script's routes with full typing: `export default defineRoutes({ request(req, m) {...} })`. */
+export function defineRoutes<R extends Routes>(routes: R): R {
+  return routes;
+}
+
+export type { Disposition, NextHop } from '../core/context.js';
+export { ReplyContext, RequestContext } from '../core/context.js';
+export type { Logger } from '../core/logger.js';
+export type { MaxfwdApi } from '../modules/maxfwd/index.js';
+export type { RrApi } from '../modules/rr/index.js';
+export type { SanityApi } from '../modules/sanity/index.js';
+export type { SlApi } from '../modules/sl/index.js';
