@@ -143,6 +143,11 @@ export class RequestContext extends MessageContext<SipRequest> {
   recordRouteParams: string | undefined;
   /** Set by `rr.looseRoute()` when the top Route pointed at another hop. */
   routed = false;
+  /**
+   * The listener to send from, as `proto:address:port` (Kamailio's `force_send_socket`); by default the
+   * first listener matching the destination's protocol and address family.
+   */
+  sendSocket: string | undefined;
 
   /** The method. */
   get method(): string {

@@ -424,7 +424,10 @@ export class Pipeline implements CoreServices {
       if (ctx.disposition === 'pending') this.reply(ctx, 478, 'Unresolvable destination');
       return;
     }
-    const listener = this.transport.selectListener(dest);
+    const listener =
+      ctx.sendSocket === undefined
+        ? this.transport.selectListener(dest)
+        : this.forcedListener(ctx.sendSocket, dest);
     if (listener === undefined) {
       ctx.log.warn('no listener for next hop', { protocol: dest.protocol, address: dest.address });
       this.reply(ctx, 503, 'No route to destination');
@@ -444,6 +447,19 @@ export class Pipeline implements CoreServices {
     ctx.disposition = 'forwarded';
     this.s.forwardedRequests.value++;
     this.sendTo(msg.toBuffer(), out);
+  }
+
+  /** The listener named `proto:address:port`, if it exists and can reach `dest`. */
+  private forcedListener(spec: string, dest: Destination): Listener | undefined {
+    const l = this.transport.listeners.find((x) => listenerName(x) === spec);
+    if (
+      l === undefined ||
+      l.protocol !== dest.protocol ||
+      l.family !== (dest.address.includes(':') ? 6 : 4)
+    ) {
+      return undefined;
+    }
+    return l;
   }
 
   /** RFC 3261 §16.11: the same branch for every retransmission; distinct for distinct requests. */
@@ -509,6 +525,11 @@ export class Pipeline implements CoreServices {
       error: error.message,
     });
   };
+}
+
+/** A listener as `proto:address:port` (IPv6 in brackets). */
+export function listenerName(l: Listener): string {
+  return `${l.protocol}:${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`;
 }
 
 /** A Record-Route value naming a listener (`<sip:host:port;transport=tcp;lr>`). */

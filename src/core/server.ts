@@ -12,7 +12,7 @@ import type { RequestContext } from './context.js';
 import { Logger } from './logger.js';
 import type { ModuleInstance } from './module.js';
 import { Myself } from './myself.js';
-import { type ActiveRoutes, Pipeline } from './pipeline.js';
+import { type ActiveRoutes, listenerName, Pipeline } from './pipeline.js';
 import { StatsRegistry } from './stats.js';
 
 /** Options for {@link Server.start} beyond the config file. */
@@ -123,9 +123,7 @@ export class Server {
     await this.routes.events?.start?.(this.modules);
     this.startTimers(this.routes);
     for (const l of transport.listeners) {
-      this.log.info('listening', {
-        listener: `${l.protocol}:${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`,
-      });
+      this.log.info('listening', { listener: listenerName(l) });
     }
   }
 
