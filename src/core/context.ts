@@ -13,6 +13,12 @@ export type Disposition = 'pending' | 'replied' | 'forwarded' | 'dropped';
 /** Where to send a request instead of the Request-URI (Kamailio's `$du`): a SIP URI. */
 export type NextHop = string | SipUri;
 
+/** What the core needs of a request's transaction (the tm layer's proxy transaction). */
+export interface TransactionHandle {
+  /** Replies through the server transaction (retransmitted and absorbed as RFC 3261 §17.2 says). */
+  reply(status: number, reason?: string, headers?: ReadonlyArray<readonly [string, string]>): void;
+}
+
 /** State shared by request and reply contexts. */
 abstract class MessageContext<M extends SipRequest | SipResponse> {
   /** The message as received (and as edited by the script so far). */
@@ -143,6 +149,8 @@ export class RequestContext extends MessageContext<SipRequest> {
   recordRouteParams: string | undefined;
   /** Set by `rr.looseRoute()` when the top Route pointed at another hop. */
   routed = false;
+  /** The request's transaction, once it has one (the script relayed it, replied statefully, or awaited). */
+  transaction: TransactionHandle | undefined;
   /**
    * The listener to send from, as `proto:address:port` (Kamailio's `force_send_socket`); by default the
    * first listener matching the destination's protocol and address family.

@@ -37,6 +37,18 @@ export interface ActiveRoutes {
   onsend?(ctx: RequestContext, destination: Destination): void;
 }
 
+/** How the transaction layer sees messages before the script (see tm/transaction-layer.ts). */
+export interface TransactionHooks {
+  /** A request before the script: true when a transaction took it (retransmission, ACK, CANCEL). */
+  request(msg: SipRequest, via: Via): boolean;
+  /** A response whose top Via is ours: true when a client transaction took it. */
+  response(msg: SipResponse, via: Via): boolean;
+  /** The request route went async. */
+  scriptSuspended(ctx: RequestContext): void;
+  /** The request route finished (after going async, or with a transaction). */
+  scriptDone(ctx: RequestContext): void;
+}
+
 /** What the pipeline needs from the transport layer. */
 export interface PacketSender {
   readonly listeners: readonly Listener[];
@@ -84,6 +96,8 @@ export class Pipeline implements CoreServices {
   /** Secret mixed into stateless To-tags and branches, so they cannot be predicted from outside. */
   private readonly secret = randomBytes(4).readUInt32LE(0);
   private inFlight = 0;
+  /** Set by the transaction layer. */
+  hooks: TransactionHooks | undefined;
   private idleWaiters: Array<() => void> = [];
   private readonly s: Record<
     | 'received'
@@ -176,6 +190,7 @@ export class Pipeline implements CoreServices {
       this.drop('request without a readable Via', source);
       return;
     }
+    if (this.hooks?.request(msg, via) === true) return;
     // RFC 3261 §18.2.1 received; RFC 3581 §4 rport (received is then mandatory)
     if (via.rport !== undefined) msg.setTopViaReceived(source.address, source.port);
     else if (bareHost(via.host) !== source.address) msg.setTopViaReceived(source.address, undefined);
@@ -200,6 +215,7 @@ export class Pipeline implements CoreServices {
       this.drop('response whose top Via is not ours', source);
       return;
     }
+    if (this.hooks?.response(msg, via) === true) return;
     const ctx = new ReplyContext(msg, source, this.log, this.myself);
     const reply = this.routes().reply;
     if (reply === undefined) {
@@ -225,17 +241,19 @@ export class Pipeline implements CoreServices {
       result = handler(arg);
     } catch (e) {
       this.handlerFailed(ctx, e);
-      this.done();
+      this.done(ctx);
       return;
     }
     if (result instanceof Promise) {
+      const hooks = this.hooks;
+      if (hooks !== undefined && ctx.kind === 'request') hooks.scriptSuspended(ctx);
       result.then(
         () => {
           this.finish(ctx, after);
         },
         (e: unknown) => {
           this.handlerFailed(ctx, e);
-          this.done();
+          this.done(ctx);
         },
       );
     } else {
@@ -245,7 +263,7 @@ export class Pipeline implements CoreServices {
 
   private finish(ctx: RequestContext | ReplyContext, after: (() => void | Promise<void>) | undefined): void {
     if (after === undefined) {
-      this.done();
+      this.done(ctx);
       return;
     }
     let r: void | Promise<void>;
@@ -253,21 +271,22 @@ export class Pipeline implements CoreServices {
       r = after();
     } catch (e) {
       this.handlerFailed(ctx, e);
-      this.done();
+      this.done(ctx);
       return;
     }
     if (r instanceof Promise) {
       r.then(
-        () => this.done(),
+        () => this.done(ctx),
         (e: unknown) => {
           this.handlerFailed(ctx, e);
-          this.done();
+          this.done(ctx);
         },
       );
-    } else this.done();
+    } else this.done(ctx);
   }
 
-  private done(): void {
+  private done(ctx: RequestContext | ReplyContext): void {
+    if (ctx.kind === 'request' && ctx.transaction !== undefined) this.hooks?.scriptDone(ctx);
     if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -310,6 +329,10 @@ export class Pipeline implements CoreServices {
 
   /** Stateless reply to a request (Kamailio's `sl_send_reply`). */
   reply(ctx: RequestContext, status: number, reason?: string, headers?: HeaderList): void {
+    if (ctx.transaction !== undefined) {
+      ctx.transaction.reply(status, reason, headers);
+      return;
+    }
     const req = ctx.msg;
     if (req.method === 'ACK') {
       ctx.disposition = 'dropped'; // RFC 3261 §17.2.1: ACK is never answered
@@ -388,6 +411,31 @@ export class Pipeline implements CoreServices {
    */
   async forward(ctx: RequestContext, nextHop?: NextHop): Promise<void> {
     if (ctx.disposition !== 'pending') throw new Error(`request already ${ctx.disposition}`);
+    const route = await this.route(ctx, nextHop);
+    if (route === undefined) return;
+    const msg = ctx.msg;
+    const branch = this.statelessBranch(msg);
+    this.stamp(ctx, route.listener, branch);
+    const onsend = this.routes().onsend;
+    if (onsend !== undefined) {
+      onsend(ctx, route.destination);
+      if (ctx.isDropped) return;
+    }
+    ctx.disposition = 'forwarded';
+    this.s.forwardedRequests.value++;
+    this.sendTo(msg.toBuffer(), route.destination);
+  }
+
+  /**
+   * The next hop of a request (RFC 3261 §16.6 steps 6-7): `nextHop`, else `ctx.nextHop`, else the top
+   * Route (a strict router gets the Request-URI rewritten, step 6), else the Request-URI. Resolves it and
+   * picks the listener. On failure, replies (416, 478, 503) unless something was sent already, and returns
+   * `undefined`.
+   */
+  async route(
+    ctx: RequestContext,
+    nextHop?: NextHop,
+  ): Promise<{ uri: SipUri; destination: Destination; listener: Listener } | undefined> {
     const msg = ctx.msg;
     const hop = nextHop ?? ctx.nextHop;
     let uri: SipUri;
@@ -409,8 +457,8 @@ export class Pipeline implements CoreServices {
       } else {
         const r = msg.uri;
         if (!isSipUri(r)) {
-          this.reply(ctx, 416);
-          return;
+          this.replyIfPending(ctx, 416);
+          return undefined;
         }
         uri = r;
       }
@@ -421,8 +469,8 @@ export class Pipeline implements CoreServices {
       dest = await resolveTarget(target);
     } catch (e) {
       ctx.log.info('cannot resolve next hop', { host: target.host, error: (e as Error).message });
-      if (ctx.disposition === 'pending') this.reply(ctx, 478, 'Unresolvable destination');
-      return;
+      this.replyIfPending(ctx, 478, 'Unresolvable destination');
+      return undefined;
     }
     const listener =
       ctx.sendSocket === undefined
@@ -430,23 +478,22 @@ export class Pipeline implements CoreServices {
         : this.forcedListener(ctx.sendSocket, dest);
     if (listener === undefined) {
       ctx.log.warn('no listener for next hop', { protocol: dest.protocol, address: dest.address });
-      this.reply(ctx, 503, 'No route to destination');
-      return;
+      this.replyIfPending(ctx, 503, 'No route to destination');
+      return undefined;
     }
-    const branch = this.statelessBranch(msg);
+    return { uri, destination: { ...dest, listener }, listener };
+  }
+
+  /** Writes the Record-Route values asked for and our Via with `branch` (RFC 3261 §16.6 steps 4 and 8). */
+  stamp(ctx: RequestContext, listener: Listener, branch: string): void {
     if (ctx.recordRouteParams !== undefined) this.insertRecordRoute(ctx, listener);
-    msg.prependVia(
+    ctx.msg.prependVia(
       `SIP/2.0/${viaTransport(listener.protocol)} ${listener.advertisedHost}:${listener.advertisedPort};branch=${branch}`,
     );
-    const out: Destination = { ...dest, listener };
-    const onsend = this.routes().onsend;
-    if (onsend !== undefined) {
-      onsend(ctx, out);
-      if (ctx.isDropped) return;
-    }
-    ctx.disposition = 'forwarded';
-    this.s.forwardedRequests.value++;
-    this.sendTo(msg.toBuffer(), out);
+  }
+
+  private replyIfPending(ctx: RequestContext, status: number, reason?: string): void {
+    if (ctx.disposition === 'pending') this.reply(ctx, status, reason);
   }
 
   /** The listener named `proto:address:port`, if it exists and can reach `dest`. */
@@ -508,6 +555,15 @@ export class Pipeline implements CoreServices {
     ctx.disposition = 'forwarded';
     this.s.forwardedReplies.value++;
     this.sendTo(msg.toBuffer(), dest);
+  }
+
+  /** Sends through the transport (for the transaction layer, which handles and counts failures). */
+  send(
+    data: Buffer,
+    dest: Destination,
+    onFailure: (error: TransportError) => void,
+  ): TransportError | undefined {
+    return this.transport.send(data, dest, onFailure);
   }
 
   /** Sends; failures (now or later, e.g. a refused connection) are counted and logged. */

@@ -9,10 +9,11 @@ import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { rrModule } from '../modules/rr/index.js';
 import { sanityModule } from '../modules/sanity/index.js';
 import { slModule } from '../modules/sl/index.js';
+import { tmModule } from '../modules/tm/index.js';
 import type { Destination } from '../transport/types.js';
 
 /** The modules every olelo server loads. */
-export const builtinModules = [slModule, maxfwdModule, sanityModule, rrModule] as const;
+export const builtinModules = [slModule, maxfwdModule, sanityModule, rrModule, tmModule] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
 export type Modules = ModuleApis<typeof builtinModules> & {
@@ -58,3 +59,5 @@ export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { RrApi } from '../modules/rr/index.js';
 export type { SanityApi } from '../modules/sanity/index.js';
 export type { SlApi } from '../modules/sl/index.js';
+export type { NewRequestOptions, TmApi } from '../modules/tm/index.js';
+export type { BranchInfo, FailureContext } from '../tm/proxy-transaction.js';

@@ -182,6 +182,15 @@ export interface MessageLayout {
 
 const NO_DEFECTS: readonly string[] = Object.freeze([]);
 
+/** Saved edit state of a message; see {@link SipMessage.snapshot}. */
+export interface MessageSnapshot {
+  readonly headers: readonly HeaderField[];
+  readonly startLine: string | undefined;
+  readonly body: Buffer | undefined;
+  readonly edited: boolean;
+  readonly extra: unknown;
+}
+
 const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'];
 
 /** The typed parser of every header with a typed view, by key; used by {@link SipMessage.validate}. */
@@ -698,6 +707,33 @@ export abstract class SipMessage {
     this.edited = true;
   }
 
+  /**
+   * The current edit state (header fields, start line, body). Fields are immutable, so this is cheap;
+   * {@link SipMessage.restore} returns to it — used to apply per-branch edits and undo them.
+   */
+  snapshot(): MessageSnapshot {
+    return { headers: this.headers.slice(), startLine: this.startLine, body: this.bodyBuffer, edited: this.edited, extra: this.snapshotExtra() };
+  }
+
+  /** Returns to a {@link SipMessage.snapshot}. */
+  restore(s: MessageSnapshot): void {
+    const hs = this.headers;
+    hs.length = 0;
+    for (const f of s.headers) hs.push(f);
+    this.startLine = s.startLine;
+    this.bodyBuffer = s.body;
+    this.edited = s.edited;
+    this.restoreExtra(s.extra);
+  }
+
+  /** @internal Subclass state to snapshot (the Request-URI). */
+  protected snapshotExtra(): unknown {
+    return undefined;
+  }
+
+  /** @internal */
+  protected restoreExtra(_extra: unknown): void {}
+
   /** True once the message has been edited. */
   get isEdited(): boolean {
     return this.edited;
@@ -810,6 +846,16 @@ export class SipRequest extends SipMessage {
 
   protected formatStartLine(): string {
     return `${this.method} ${this.requestUriText} SIP/2.0`;
+  }
+
+  protected override snapshotExtra(): unknown {
+    return [this.requestUriText, this.parsedUri];
+  }
+
+  protected override restoreExtra(extra: unknown): void {
+    const [text, uri] = extra as [string, Uri | undefined];
+    this.requestUriText = text;
+    this.parsedUri = uri;
   }
 
   protected override validateRequest(): void {

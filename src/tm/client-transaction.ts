@@ -1,0 +1,271 @@
+/**
+ * Client transactions (RFC 3261 §17.1, RFC 6026 §7.2 for the INVITE Accepted state, RFC 4320 for
+ * non-INVITE: no 408 is ever sent upstream for a timeout, the transaction simply times out).
+ */
+import type { SipResponse } from '../sip/message.js';
+import type { Destination, TransportError } from '../transport/types.js';
+import { TimerKind, type TimerSettings } from './timer-values.js';
+import type { Timer, TimerOwner, TimerService } from './timers.js';
+
+/** States of a client transaction (INVITE: Calling, Proceeding, Completed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
+export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
+
+/** Legal transitions, per RFC 3261 Figures 5 and 6 and RFC 6026 Figure 4. */
+const INVITE_TRANSITIONS: Record<ClientState, readonly ClientState[]> = {
+  calling: ['proceeding', 'completed', 'accepted', 'terminated'],
+  trying: [],
+  proceeding: ['proceeding', 'completed', 'accepted', 'terminated'],
+  completed: ['terminated'],
+  accepted: ['terminated'],
+  terminated: [],
+};
+const NON_INVITE_TRANSITIONS: Record<ClientState, readonly ClientState[]> = {
+  calling: [],
+  trying: ['proceeding', 'completed', 'terminated'],
+  proceeding: ['proceeding', 'completed', 'terminated'],
+  completed: ['terminated'],
+  accepted: [],
+  terminated: [],
+};
+
+/** What a client transaction reports to its user (the proxy branch). */
+export interface ClientTransactionUser {
+  /** A response to pass up (1xx, first final, and for INVITE every 2xx). */
+  clientResponse(ct: ClientTransaction, res: SipResponse): void;
+  /** Timer B / F fired, or the request could not be sent: no final response will come. */
+  clientFailed(ct: ClientTransaction, reason: 'timeout' | 'transport'): void;
+}
+
+/** How a client transaction sends. */
+export interface ClientTransactionHost {
+  readonly timers: TimerService;
+  readonly settings: TimerSettings;
+  send(data: Buffer, dest: Destination, onFailure: (e: TransportError) => void): TransportError | undefined;
+  clientTerminated(ct: ClientTransaction): void;
+  countRetransmission(): void;
+}
+
+/** One client transaction. */
+export class ClientTransaction implements TimerOwner {
+  /** Matching key: branch + CSeq method (RFC 3261 §17.1.3). */
+  readonly key: string;
+  readonly branch: string;
+  readonly method: string;
+  readonly isInvite: boolean;
+  readonly reliable: boolean;
+  readonly destination: Destination;
+  /** The request as sent (kept for retransmissions). */
+  readonly request: Buffer;
+  /** What ACK and CANCEL for this request repeat of it. */
+  readonly template: RequestTemplate;
+  state: ClientState;
+  /** Status of the last response received (0 before any). */
+  lastStatus = 0;
+  private readonly host: ClientTransactionHost;
+  private readonly user: ClientTransactionUser;
+  private retransmitTimer: Timer | undefined;
+  private timeoutTimer: Timer | undefined;
+  private waitTimer: Timer | undefined;
+  private retransmitInterval = 0;
+  /** ACK sent for a non-2xx final response (retransmitted on response retransmissions). */
+  private ack: Buffer | undefined;
+  private readonly onSendFailure: (e: TransportError) => void;
+
+  constructor(
+    host: ClientTransactionHost,
+    user: ClientTransactionUser,
+    branch: string,
+    method: string,
+    request: Buffer,
+    template: RequestTemplate,
+    destination: Destination,
+  ) {
+    this.host = host;
+    this.user = user;
+    this.branch = branch;
+    this.method = method;
+    this.key = clientKey(branch, method);
+    this.isInvite = method === 'INVITE';
+    this.reliable = destination.protocol !== 'udp';
+    this.destination = destination;
+    this.request = request;
+    this.template = template;
+    this.state = this.isInvite ? 'calling' : 'trying';
+    this.onSendFailure = () => this.transportFailed();
+  }
+
+  /** Moves to `next`, asserting the transition is legal. */
+  private to(next: ClientState): void {
+    const allowed = (this.isInvite ? INVITE_TRANSITIONS : NON_INVITE_TRANSITIONS)[this.state];
+    if (!allowed.includes(next)) {
+      throw new Error(
+        `illegal ${this.isInvite ? 'INVITE' : 'non-INVITE'} client transition ${this.state} -> ${next}`,
+      );
+    }
+    this.state = next;
+    if (next === 'terminated') {
+      this.retransmitTimer?.cancel();
+      this.timeoutTimer?.cancel();
+      this.waitTimer?.cancel();
+      this.host.clientTerminated(this);
+    }
+  }
+
+  /** Sends the request and starts the timers (RFC 3261 §17.1.1.2, §17.1.2.2). */
+  start(): void {
+    const t1 = this.host.settings.t1;
+    if (!this.reliable) {
+      this.retransmitInterval = t1;
+      this.retransmitTimer = this.host.timers.start(this, this.isInvite ? TimerKind.A : TimerKind.E, t1);
+    }
+    this.timeoutTimer = this.host.timers.start(this, this.isInvite ? TimerKind.B : TimerKind.F, 64 * t1);
+    this.transmit(this.request);
+  }
+
+  private transmit(data: Buffer): void {
+    const error = this.host.send(data, this.destination, this.onSendFailure);
+    if (error !== undefined) this.transportFailed();
+  }
+
+  /** RFC 3261 §17.1.4: a transport error is reported to the user as a failure (it answers 503 locally). */
+  private transportFailed(): void {
+    const s = this.state;
+    if (s === 'terminated' || s === 'completed' || s === 'accepted') return;
+    this.to('terminated');
+    this.user.clientFailed(this, 'transport');
+  }
+
+  /** A response matched this transaction (RFC 3261 §17.1.1.2, §17.1.2.2, RFC 6026 §7.2). */
+  receiveResponse(res: SipResponse): void {
+    const status = res.status;
+    const s = this.state;
+    if (s === 'terminated') return;
+    if (this.isInvite) {
+      if (s === 'completed') {
+        // a retransmitted final response: ACK again, do not pass up
+        if (status >= 300 && this.ack !== undefined) this.transmit(this.ack);
+        return;
+      }
+      if (s === 'accepted') {
+        if (status >= 200 && status < 300) this.user.clientResponse(this, res); // RFC 6026: 2xx retransmissions pass
+        return;
+      }
+      this.lastStatus = status;
+      if (status < 200) {
+        this.retransmitTimer?.cancel();
+        this.to('proceeding');
+        this.user.clientResponse(this, res);
+        return;
+      }
+      this.retransmitTimer?.cancel();
+      this.timeoutTimer?.cancel();
+      if (status < 300) {
+        this.to('accepted');
+        this.waitTimer = this.host.timers.start(this, TimerKind.M, 64 * this.host.settings.t1);
+        this.user.clientResponse(this, res);
+        return;
+      }
+      // RFC 3261 §17.1.1.3: ACK for a non-2xx final response, hop by hop
+      this.ack = buildFromTemplate(this.template, 'ACK', res.getHeader('to') ?? this.template.to);
+      this.transmit(this.ack);
+      this.to('completed');
+      // Timer D: 32 s over unreliable transports (at least 64*T1 would also do), 0 over reliable ones
+      if (this.reliable) this.to('terminated');
+      else
+        this.waitTimer = this.host.timers.start(
+          this,
+          TimerKind.D,
+          Math.max(32000, 64 * this.host.settings.t1),
+        );
+      this.user.clientResponse(this, res);
+      return;
+    }
+    if (s === 'completed') return;
+    this.lastStatus = status;
+    if (status < 200) {
+      this.to('proceeding');
+      this.user.clientResponse(this, res);
+      return;
+    }
+    this.retransmitTimer?.cancel();
+    this.timeoutTimer?.cancel();
+    this.to('completed');
+    // Timer K: T4 over unreliable transports, 0 over reliable ones
+    if (this.reliable) this.to('terminated');
+    else this.waitTimer = this.host.timers.start(this, TimerKind.K, this.host.settings.t4);
+    this.user.clientResponse(this, res);
+  }
+
+  onTimer(kind: number): void {
+    const s = this.state;
+    if (s === 'terminated') return;
+    switch (kind) {
+      case TimerKind.A:
+        if (s !== 'calling') return;
+        this.host.countRetransmission();
+        this.transmit(this.request);
+        this.retransmitInterval *= 2;
+        this.retransmitTimer = this.host.timers.start(this, TimerKind.A, this.retransmitInterval);
+        return;
+      case TimerKind.E:
+        if (s !== 'trying' && s !== 'proceeding') return;
+        this.host.countRetransmission();
+        this.transmit(this.request);
+        // RFC 3261 §17.1.2.2: doubling up to T2; in Proceeding, every T2
+        this.retransmitInterval =
+          s === 'proceeding'
+            ? this.host.settings.t2
+            : Math.min(2 * this.retransmitInterval, this.host.settings.t2);
+        this.retransmitTimer = this.host.timers.start(this, TimerKind.E, this.retransmitInterval);
+        return;
+      case TimerKind.B:
+      case TimerKind.F:
+        if (s === 'completed' || s === 'accepted') return;
+        this.to('terminated');
+        this.user.clientFailed(this, 'timeout');
+        return;
+      case TimerKind.D:
+      case TimerKind.K:
+      case TimerKind.M:
+        this.to('terminated');
+        return;
+    }
+  }
+
+  /** Stops retransmitting and timing (the proxy gave up on the branch, e.g. after sending CANCEL and a timeout). */
+  terminate(): void {
+    if (this.state !== 'terminated') this.to('terminated');
+  }
+}
+
+/** Matching key of a client transaction: the branch and the CSeq method (RFC 3261 §17.1.3). */
+export function clientKey(branch: string, method: string): string {
+  return `${branch}\u0000${method}`;
+}
+
+/**
+ * The parts of a sent request that its ACK (for a non-2xx final response) and its CANCEL repeat
+ * (RFC 3261 §17.1.1.3, §9.1): Request-URI, the top Via, From, To, Call-ID, the CSeq number and Route.
+ */
+export interface RequestTemplate {
+  uri: string;
+  via: string;
+  from: string;
+  to: string;
+  callId: string;
+  cseq: number;
+  routes: readonly string[];
+}
+
+/** Builds the ACK or CANCEL of a sent request; `to` replaces the To value (the response's, for ACK). */
+export function buildFromTemplate(
+  t: RequestTemplate,
+  method: 'ACK' | 'CANCEL',
+  to = t.to,
+  extra = '',
+): Buffer {
+  let out = `${method} ${t.uri} SIP/2.0\r\nVia: ${t.via}\r\n`;
+  for (const r of t.routes) out += `Route: ${r}\r\n`;
+  out += `From: ${t.from}\r\nTo: ${to}\r\nCall-ID: ${t.callId}\r\nCSeq: ${t.cseq} ${method}\r\nMax-Forwards: 70\r\n${extra}Content-Length: 0\r\n\r\n`;
+  return Buffer.from(out, 'latin1');
+}

@@ -1,0 +1,576 @@
+/**
+ * The stateful proxy core (RFC 3261 §16): one server transaction, its branches (client transactions),
+ * response selection, CANCEL, final-response timers and the failure route — Kamailio's tm "cell".
+ */
+import { ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
+import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
+import type { SipResponse } from '../sip/message.js';
+import type { Destination } from '../transport/types.js';
+import {
+  buildFromTemplate,
+  type ClientTransaction,
+  type ClientTransactionUser,
+} from './client-transaction.js';
+import type { ServerTransaction } from './server-transaction.js';
+import { TimerKind } from './timer-values.js';
+import type { Timer, TimerOwner } from './timers.js';
+import type { TransactionLayer } from './transaction-layer.js';
+
+/** A reply handler armed for one transaction (Kamailio's `t_on_reply`). */
+export type ReplyHandler = (res: ReplyContext) => void | Promise<void>;
+/** A failure handler armed for one transaction (Kamailio's `t_on_failure`). */
+export type FailureHandler = (failure: FailureContext) => void | Promise<void>;
+/** A branch handler armed for one transaction (Kamailio's `t_on_branch`): per branch, before it is sent. */
+export type BranchHandler = (branch: BranchInfo, req: RequestContext) => void | Promise<void>;
+
+/** What a branch handler learns about the branch being sent. */
+export interface BranchInfo {
+  readonly index: number;
+  readonly uri: string;
+  readonly destination: Destination;
+  /** Drop this branch (it is not sent). */
+  drop(): void;
+}
+
+/** A target to relay to: a Request-URI and its q-value (RFC 3261 §16.6, serial forking by q). */
+export interface BranchTarget {
+  uri: string;
+  q: number;
+  /** Next hop for this branch only (a SIP URI), instead of the Route set / Request-URI. */
+  nextHop?: string;
+}
+
+/** One branch: a target and the client transaction(s) sent to it. Owns its final-response timer. */
+class Branch implements TimerOwner {
+  ct: ClientTransaction | undefined;
+  /** Final status of the branch (0 while pending). */
+  status = 0;
+  response: SipResponse | undefined;
+  /** A provisional response came (so a CANCEL may be sent, RFC 3261 §9.1). */
+  provisional = false;
+  timedOut = false;
+  cancelSent = false;
+  cancelWanted = false;
+  frTimer: Timer | undefined;
+  constructor(
+    readonly tx: ProxyTransaction,
+    readonly index: number,
+    readonly target: BranchTarget,
+  ) {}
+
+  onTimer(): void {
+    this.frTimer = undefined;
+    this.tx.branchTimedOut(this);
+  }
+}
+
+/** The failure route's view of the transaction (Kamailio's failure_route functions). */
+export class FailureContext {
+  constructor(
+    private readonly tx: ProxyTransaction,
+    /** The request route's context: its variables and flags persist (Kamailio's AVPs). */
+    readonly req: RequestContext,
+    /** The response that would go upstream now (the best final response, RFC 3261 §16.7 step 6). */
+    readonly response: SipResponse,
+  ) {}
+
+  /** The status of the best final response. */
+  get status(): number {
+    return this.response.status;
+  }
+
+  /** True when the status matches (Kamailio's `t_check_status`). */
+  checkStatus(pattern: RegExp | number): boolean {
+    return typeof pattern === 'number' ? this.status === pattern : pattern.test(String(this.status));
+  }
+
+  /** True when the last branch failed because no final response came in time (local 408). */
+  branchTimeout(): boolean {
+    return this.tx.lastFailedBranch?.timedOut === true;
+  }
+
+  /** True when the last failed branch received any response from downstream. */
+  branchReplied(): boolean {
+    const b = this.tx.lastFailedBranch;
+    return b !== undefined && (b.provisional || (b.response !== undefined && !b.timedOut));
+  }
+
+  /** True when the transaction was canceled by the caller. */
+  isCanceled(): boolean {
+    return this.tx.canceled;
+  }
+
+  /** Adds a target for the next `relay()`. */
+  appendBranch(uri: string, q = 1, nextHop?: string): void {
+    this.tx.appendBranch(uri, q, nextHop);
+  }
+
+  /** Relays again to the appended targets (or the request's current Request-URI). */
+  relay(): Promise<boolean> {
+    return this.tx.relay();
+  }
+
+  /** Replies upstream instead of the best response. */
+  reply(status: number, reason?: string, headers?: HeaderList): void {
+    this.tx.reply(status, reason, headers);
+  }
+}
+
+/** One proxied (or locally answered) request and everything it started. */
+export class ProxyTransaction implements ClientTransactionUser, TransactionHandle {
+  readonly st: ServerTransaction;
+  readonly ctx: RequestContext;
+  readonly isInvite: boolean;
+  private readonly layer: TransactionLayer;
+  private readonly id: string;
+  private branches: Branch[] = [];
+  private readonly byClient = new Map<ClientTransaction, Branch>();
+  /** Targets appended for the next relay. */
+  private pending: BranchTarget[] = [];
+  /** Serial forking: q-value groups still to try. */
+  private laterGroups: BranchTarget[][] = [];
+  /** A final response went upstream. */
+  private finalSent = false;
+  private inFailureRoute = false;
+  canceled = false;
+  lastFailedBranch: Branch | undefined;
+  onReply: ReplyHandler | undefined;
+  onFailure: FailureHandler | undefined;
+  onBranch: BranchHandler | undefined;
+  /** Final-response timers in ms (Kamailio's fr_timer, fr_inv_timer). */
+  frTimeout: number;
+  frInviteTimeout: number;
+  /** Used by the layer to count live transactions. */
+  ended = false;
+
+  constructor(layer: TransactionLayer, st: ServerTransaction, ctx: RequestContext, id: string) {
+    this.layer = layer;
+    this.st = st;
+    this.ctx = ctx;
+    this.id = id;
+    this.isInvite = st.isInvite;
+    this.frTimeout = layer.config.frTimeout;
+    this.frInviteTimeout = layer.config.frInviteTimeout;
+  }
+
+  /** True once at least one branch was started. */
+  get relayed(): boolean {
+    return this.branches.length > 0;
+  }
+
+  /** True once a final response was sent upstream. */
+  get answered(): boolean {
+    return this.finalSent;
+  }
+
+  // ---------------------------------------------------------------- replies
+
+  /** Replies statefully (Kamailio's `t_reply`): the server transaction sends and retransmits it. */
+  reply(status: number, reason?: string, headers?: HeaderList): void {
+    if (this.finalSent && status >= 200) return;
+    const req = this.st.request;
+    const res = createResponse(req, status, {
+      reason: reason ?? reasonPhrase(status),
+      toTag: this.localTag(),
+      ...(headers === undefined ? {} : { headers }),
+    });
+    this.ctx.disposition = 'replied';
+    this.layer.countLocalReply();
+    this.sendUpstream(res.toBuffer(), status);
+  }
+
+  private localTag(): string {
+    return `${this.id}`;
+  }
+
+  private sendUpstream(data: Buffer, status: number): void {
+    if (status >= 200) {
+      this.finalSent = true;
+      this.layer.countReply(status);
+      if (status >= 300) this.stopBranches();
+    }
+    this.st.respond(data, status);
+    this.checkEnded();
+  }
+
+  // ---------------------------------------------------------------- relaying
+
+  /** Adds a target for the next relay (Kamailio's `append_branch`). */
+  appendBranch(uri: string, q = 1, nextHop?: string): void {
+    this.pending.push(nextHop === undefined ? { uri, q } : { uri, q, nextHop });
+  }
+
+  /**
+   * Relays to the pending targets — or, when there are none, to the request's current Request-URI (and
+   * `ctx.nextHop`). Targets with different q-values are tried in groups, highest q first (serial forking);
+   * targets with equal q in parallel. Resolves true when at least one branch was sent.
+   */
+  async relay(): Promise<boolean> {
+    if (this.finalSent) return false;
+    let targets = this.pending;
+    this.pending = [];
+    if (targets.length === 0) {
+      const hop = this.ctx.nextHop;
+      targets = [
+        {
+          uri: this.ctx.msg.requestUri,
+          q: 1,
+          ...(hop === undefined ? {} : { nextHop: typeof hop === 'string' ? hop : undefined }),
+        } as BranchTarget,
+      ];
+    }
+    const groups = groupByQ(targets);
+    this.laterGroups = groups.slice(1);
+    if (this.isInvite && this.st.lastStatus === 0) {
+      // RFC 3261 §16.2 / §17.2.1: 100 Trying for an INVITE at once, so the caller stops retransmitting
+      const trying = createResponse(this.st.request, 100);
+      this.st.respond(trying.toBuffer(), 100);
+    }
+    this.ctx.disposition = 'forwarded';
+    return this.startGroup(groups[0]!);
+  }
+
+  private async startGroup(group: BranchTarget[]): Promise<boolean> {
+    let sent = 0;
+    for (const target of group) if (await this.startBranch(target)) sent++;
+    if (sent === 0) this.checkCompletion();
+    return sent > 0;
+  }
+
+  /** Builds and sends one branch (RFC 3261 §16.6). */
+  private async startBranch(target: BranchTarget): Promise<boolean> {
+    const ctx = this.ctx;
+    const msg = ctx.msg;
+    const index = this.branches.length;
+    const branch = new Branch(this, index, target);
+    this.branches.push(branch);
+    const saved = msg.snapshot();
+    try {
+      if (target.uri !== msg.requestUri) msg.setUri(target.uri);
+      const route = await this.layer.core.route(ctx, target.nextHop);
+      if (route === undefined) {
+        // no destination: a local 503-like failure of this branch (the core may have replied already)
+        branch.status = 503;
+        return false;
+      }
+      let dropped = false;
+      if (this.onBranch !== undefined) {
+        await this.onBranch(
+          {
+            index,
+            uri: msg.requestUri,
+            destination: route.destination,
+            drop: () => {
+              dropped = true;
+            },
+          },
+          ctx,
+        );
+      }
+      if (dropped) {
+        branch.status = 487;
+        return false;
+      }
+      const via = `z9hG4bK${this.id}.${index}`;
+      this.layer.core.stamp(ctx, route.listener, via);
+      const template = {
+        uri: msg.requestUri,
+        via: msg.getHeader('via')!,
+        from: msg.getHeader('from') ?? '',
+        to: msg.getHeader('to') ?? '',
+        callId: msg.getHeader('call-id') ?? '',
+        cseq: msg.cseq?.seq ?? 1,
+        routes: msg.getHeaders('route'),
+      };
+      const ct = this.layer.createClient(this, via, msg.method, msg.toBuffer(), template, route.destination);
+      branch.ct = ct;
+      this.byClient.set(ct, branch);
+      branch.frTimer = this.layer.timers.start(branch, TimerKind.FR, this.frTimeout);
+      ct.start();
+      return ct.state !== 'terminated';
+    } finally {
+      msg.restore(saved);
+    }
+  }
+
+  // ---------------------------------------------------------------- responses from branches
+
+  clientResponse(ct: ClientTransaction, res: SipResponse): void {
+    const branch = this.byClient.get(ct);
+    if (branch === undefined) return;
+    const status = res.status;
+    if (status < 200) {
+      branch.provisional = true;
+      if (this.isInvite && status > 100 && branch.frTimer !== undefined) {
+        // after a provisional response the INVITE gets the longer fr_inv_timer
+        branch.frTimer.cancel();
+        branch.frTimer = this.layer.timers.start(branch, TimerKind.FR, this.frInviteTimeout);
+      }
+      if (branch.cancelWanted && !branch.cancelSent) this.sendCancel(branch);
+    } else {
+      branch.frTimer?.cancel();
+      if (branch.status === 0 || (status < 300 && this.isInvite)) {
+        branch.status = status;
+        branch.response = res;
+      }
+    }
+    this.runReplyHandler(res, () => this.afterResponse(branch, res));
+  }
+
+  /** Runs the per-transaction reply route, then `next` (unless the route dropped a provisional). */
+  private runReplyHandler(res: SipResponse, next: () => void): void {
+    const handler = this.onReply;
+    if (handler === undefined) {
+      next();
+      return;
+    }
+    const rctx = new ReplyContext(res, this.ctx.source, this.layer.core.log, this.layer.core.myself);
+    const done = () => {
+      if (rctx.isDropped && res.status < 200) return;
+      next();
+    };
+    let r: void | Promise<void>;
+    try {
+      r = handler(rctx);
+    } catch (e) {
+      this.ctx.log.error('reply handler failed', { error: e as Error });
+      next();
+      return;
+    }
+    if (r instanceof Promise) {
+      r.then(done, (e: unknown) => {
+        this.ctx.log.error('reply handler failed', { error: e as Error });
+        next();
+      });
+    } else done();
+  }
+
+  private afterResponse(branch: Branch, res: SipResponse): void {
+    const status = res.status;
+    if (status < 200) {
+      // RFC 3261 §16.7 step 5: provisional responses other than 100 go upstream
+      if (status > 100 && !this.finalSent) this.forwardUpstream(res);
+      return;
+    }
+    if (status < 300) {
+      // RFC 3261 §16.7 step 5: every 2xx goes upstream at once (RFC 6026: later ones too)
+      this.forwardUpstream(res);
+      if (this.isInvite) this.cancelPending('200 elsewhere');
+      this.checkEnded();
+      return;
+    }
+    this.lastFailedBranch = branch;
+    if (status >= 600 && this.isInvite) this.cancelPending('6xx elsewhere'); // §16.7 step 5
+    this.checkCompletion();
+  }
+
+  /** Removes our Via and sends a downstream response upstream (RFC 3261 §16.7 step 9). */
+  private forwardUpstream(res: SipResponse): void {
+    res.popVia();
+    const status = res.status;
+    if (status >= 200 && status < 300) {
+      this.finalSent = true;
+      this.layer.countReply(status);
+      this.ctx.disposition = 'forwarded';
+      this.st.respond(res.toBuffer(), status);
+      return;
+    }
+    if (status >= 200) {
+      this.sendUpstream(res.toBuffer(), status);
+      return;
+    }
+    this.st.respond(res.toBuffer(), status);
+  }
+
+  clientFailed(ct: ClientTransaction, reason: 'timeout' | 'transport'): void {
+    const branch = this.byClient.get(ct);
+    if (branch === undefined || branch.status !== 0) return;
+    branch.frTimer?.cancel();
+    this.failBranch(branch, reason === 'timeout' ? 408 : 503, reason === 'timeout');
+  }
+
+  /** A branch ended without a downstream final response: local 408 (timeout) or 503 (transport). */
+  private failBranch(branch: Branch, status: number, timedOut: boolean): void {
+    branch.status = status;
+    branch.timedOut = timedOut;
+    branch.response = undefined;
+    this.lastFailedBranch = branch;
+    this.checkCompletion();
+  }
+
+  /** A branch's final-response timer fired (fr_timer / fr_inv_timer): local 408 (RFC 3261 §16.8). */
+  branchTimedOut(branch: Branch): void {
+    if (branch.status !== 0) return;
+    // an INVITE branch with a provisional response gets a CANCEL; otherwise the branch is abandoned
+    if (this.isInvite && branch.provisional) this.sendCancel(branch);
+    else branch.ct?.terminate();
+    this.failBranch(branch, 408, true);
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  private allBranchesDone(): boolean {
+    for (const b of this.branches) if (b.status === 0) return false;
+    return true;
+  }
+
+  /** When every branch has a final status: next q group, failure route, or the best response upstream. */
+  private checkCompletion(): void {
+    if (this.finalSent || this.inFailureRoute || !this.allBranchesDone()) {
+      this.checkEnded();
+      return;
+    }
+    const best = this.bestResponse();
+    if (!this.canceled && best.status < 600 && this.laterGroups.length > 0) {
+      // serial forking: the next q group
+      const next = this.laterGroups.shift()!;
+      void this.startGroup(next);
+      return;
+    }
+    const handler = this.onFailure;
+    if (handler !== undefined && !this.canceled) {
+      this.onFailure = undefined; // armed once per relay, as in Kamailio
+      this.inFailureRoute = true;
+      const failure = new FailureContext(this, this.ctx, best);
+      const before = this.branches.length;
+      const done = () => {
+        this.inFailureRoute = false;
+        if (this.finalSent) return;
+        if (this.branches.length > before && !this.allBranchesDone()) return; // re-routed
+        this.sendBest(this.bestResponse());
+      };
+      let r: void | Promise<void>;
+      try {
+        r = handler(failure);
+      } catch (e) {
+        this.ctx.log.error('failure route failed', { error: e as Error });
+        done();
+        return;
+      }
+      if (r instanceof Promise) {
+        r.then(done, (e: unknown) => {
+          this.ctx.log.error('failure route failed', { error: e as Error });
+          done();
+        });
+      } else done();
+      return;
+    }
+    this.sendBest(best);
+  }
+
+  /**
+   * RFC 3261 §16.7 step 6: the best final response — a 6xx if any, else the lowest class, preferring
+   * 401, 407, 415, 420, 484 within 4xx; 487 when canceled. Local failures are built here.
+   */
+  private bestResponse(): SipResponse {
+    let best: Branch | undefined;
+    for (const b of this.branches) {
+      if (b.status === 0) continue;
+      if (best === undefined || rank(b.status) < rank(best.status)) best = b;
+    }
+    if (this.canceled) {
+      return best?.response !== undefined && best.status === 487
+        ? best.response
+        : createResponse(this.st.request, 487, { toTag: this.localTag() });
+    }
+    if (best === undefined)
+      return createResponse(this.st.request, 500, { reason: 'No branch', toTag: this.localTag() });
+    if (best.response === undefined)
+      return createResponse(this.st.request, best.status, { toTag: this.localTag() });
+    return best.response;
+  }
+
+  /** Sends the chosen final response upstream: 503 becomes 500 (§16.7 step 6); challenges are merged (step 7). */
+  private sendBest(res: SipResponse): void {
+    if (this.finalSent) return;
+    // a downstream response still carries our Via on top; a local one has the request's Vias only
+    const fromDownstream = res.via.length > this.st.request.via.length;
+    if (fromDownstream) res.popVia();
+    if (res.status === 503) res.setStatus(500, 'Service Unavailable');
+    if (res.status === 401 || res.status === 407) this.mergeChallenges(res);
+    this.sendUpstream(res.toBuffer(), res.status);
+  }
+
+  private mergeChallenges(res: SipResponse): void {
+    for (const b of this.branches) {
+      const other = b.response;
+      if (other === undefined || other === res || (other.status !== 401 && other.status !== 407)) continue;
+      for (const name of ['www-authenticate', 'proxy-authenticate']) {
+        for (const v of other.getHeaders(name))
+          res.appendHeader(name === 'www-authenticate' ? 'WWW-Authenticate' : 'Proxy-Authenticate', v);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- CANCEL
+
+  /** The caller canceled (RFC 3261 §16.10): CANCEL every pending branch; the INVITE ends with 487. */
+  cancelFromUpstream(): void {
+    this.canceled = true;
+    this.laterGroups = [];
+    this.cancelPending('canceled');
+    this.checkCompletion();
+  }
+
+  /** CANCELs every branch without a final response (§16.10; §9.1: only after a provisional). */
+  private cancelPending(_why: string): void {
+    for (const b of this.branches) {
+      if (b.status !== 0 || b.cancelSent) continue;
+      if (b.provisional) this.sendCancel(b);
+      else b.cancelWanted = true;
+    }
+  }
+
+  private sendCancel(branch: Branch): void {
+    const ct = branch.ct;
+    if (ct === undefined || branch.cancelSent) return;
+    branch.cancelSent = true;
+    const data = buildFromTemplate(ct.template, 'CANCEL');
+    const cancel = this.layer.createClient(
+      { clientResponse() {}, clientFailed() {} },
+      ct.branch,
+      'CANCEL',
+      data,
+      ct.template,
+      ct.destination,
+    );
+    cancel.start();
+  }
+
+  /** After a non-2xx final response went upstream: stop pending branches. */
+  private stopBranches(): void {
+    for (const b of this.branches) {
+      b.frTimer?.cancel();
+      if (b.status === 0 && this.isInvite) {
+        if (b.provisional) this.sendCancel(b);
+        else b.cancelWanted = true;
+      }
+    }
+  }
+
+  /** Tells the layer when nothing is left to do, so it can count the transaction as ended. */
+  checkEnded(): void {
+    if (this.ended || !this.finalSent) return;
+    this.ended = true;
+    this.layer.transactionEnded(this);
+  }
+}
+
+/** Lower is better (RFC 3261 §16.7 step 6). */
+function rank(status: number): number {
+  if (status >= 600) return 0;
+  const cls = Math.floor(status / 100);
+  const preferred = status === 401 || status === 407 || status === 415 || status === 420 || status === 484;
+  return cls * 1000 + (preferred ? 0 : 500) + (status === 408 ? 400 : 0) + (status % 100);
+}
+
+function groupByQ(targets: BranchTarget[]): BranchTarget[][] {
+  const sorted = [...targets].sort((a, b) => b.q - a.q);
+  const groups: BranchTarget[][] = [];
+  for (const t of sorted) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && last[0]!.q === t.q) last.push(t);
+    else groups.push([t]);
+  }
+  return groups;
+}

@@ -1,0 +1,190 @@
+/**
+ * Server transactions (RFC 3261 §17.2, RFC 6026 §7.1 for the INVITE Accepted state).
+ *
+ * A server transaction absorbs request retransmissions, replays its last response, retransmits final
+ * INVITE responses over unreliable transports until the ACK comes, and goes away when its timers say so.
+ */
+import type { SipRequest } from '../sip/message.js';
+import type { Destination, Source, TransportError } from '../transport/types.js';
+import { TimerKind, type TimerSettings } from './timer-values.js';
+import type { Timer, TimerOwner, TimerService } from './timers.js';
+
+/** States of a server transaction (INVITE: Proceeding, Completed, Confirmed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
+export type ServerState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+
+/** Legal transitions, per RFC 3261 Figures 7 and 8 and RFC 6026 Figure 5. */
+const INVITE_TRANSITIONS: Record<ServerState, readonly ServerState[]> = {
+  trying: [],
+  proceeding: ['proceeding', 'completed', 'accepted', 'terminated'],
+  completed: ['confirmed', 'terminated'],
+  confirmed: ['terminated'],
+  accepted: ['terminated'],
+  terminated: [],
+};
+const NON_INVITE_TRANSITIONS: Record<ServerState, readonly ServerState[]> = {
+  trying: ['proceeding', 'completed', 'terminated'],
+  proceeding: ['proceeding', 'completed', 'terminated'],
+  completed: ['terminated'],
+  confirmed: [],
+  accepted: [],
+  terminated: [],
+};
+
+/** How a server transaction sends. */
+export interface ServerTransactionHost {
+  readonly timers: TimerService;
+  readonly settings: TimerSettings;
+  send(data: Buffer, dest: Destination, onFailure: (e: TransportError) => void): TransportError | undefined;
+  /** Called once when the transaction reaches Terminated. */
+  serverTerminated(st: ServerTransaction): void;
+  /** Counters. */
+  countRetransmission(): void;
+}
+
+/** One server transaction. */
+export class ServerTransaction implements TimerOwner {
+  readonly key: string;
+  readonly request: SipRequest;
+  readonly source: Source;
+  readonly isInvite: boolean;
+  readonly reliable: boolean;
+  /** Where responses go (RFC 3261 §18.2.2). */
+  readonly replyDestination: Destination;
+  state: ServerState;
+  /** The last response sent, for retransmissions. */
+  lastResponse: Buffer | undefined;
+  lastStatus = 0;
+  /** The To-tag of the final response (for RFC 2543 ACK matching and local replies). */
+  toTag: string | undefined;
+  private readonly host: ServerTransactionHost;
+  private retransmitTimer: Timer | undefined;
+  private waitTimer: Timer | undefined;
+  private retransmitInterval = 0;
+  private readonly onSendFailure: (e: TransportError) => void;
+
+  constructor(
+    host: ServerTransactionHost,
+    key: string,
+    request: SipRequest,
+    source: Source,
+    replyDestination: Destination,
+  ) {
+    this.host = host;
+    this.key = key;
+    this.request = request;
+    this.source = source;
+    this.isInvite = request.method === 'INVITE';
+    this.reliable = source.protocol !== 'udp';
+    this.replyDestination = replyDestination;
+    // RFC 3261 §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2 non-INVITE in Trying
+    this.state = this.isInvite ? 'proceeding' : 'trying';
+    this.onSendFailure = () => {
+      // RFC 3261 §17.2.4: a transport failure while sending a response terminates the transaction
+      if (this.state !== 'terminated') this.to('terminated');
+    };
+  }
+
+  /** Moves to `next`, asserting the transition is legal. */
+  private to(next: ServerState): void {
+    const allowed = (this.isInvite ? INVITE_TRANSITIONS : NON_INVITE_TRANSITIONS)[this.state];
+    if (!allowed.includes(next)) {
+      throw new Error(
+        `illegal ${this.isInvite ? 'INVITE' : 'non-INVITE'} server transition ${this.state} -> ${next}`,
+      );
+    }
+    this.state = next;
+    if (next === 'terminated') {
+      this.retransmitTimer?.cancel();
+      this.waitTimer?.cancel();
+      this.host.serverTerminated(this);
+    }
+  }
+
+  /** A retransmission of the request arrived (RFC 3261 §17.2.1, §17.2.2). */
+  receiveRetransmission(): void {
+    this.host.countRetransmission();
+    const s = this.state;
+    if (this.lastResponse === undefined) return; // Trying: absorbed
+    if (s === 'proceeding' || s === 'completed') this.transmit(this.lastResponse);
+  }
+
+  /** An ACK matched this INVITE transaction (RFC 3261 §17.2.1). Returns true when it was absorbed. */
+  receiveAck(): boolean {
+    if (this.state === 'completed') {
+      this.retransmitTimer?.cancel();
+      this.waitTimer?.cancel();
+      this.to('confirmed');
+      // Timer I: absorb ACK retransmissions for T4 (0 over reliable transports)
+      if (this.reliable) this.to('terminated');
+      else this.waitTimer = this.host.timers.start(this, TimerKind.I, this.host.settings.t4);
+      return true;
+    }
+    return this.state === 'confirmed';
+  }
+
+  /** Sends a response through the transaction; `status` is its code. */
+  respond(data: Buffer, status: number): void {
+    const s = this.state;
+    if (s === 'terminated' || s === 'completed' || s === 'confirmed') return;
+    if (s === 'accepted' && (status < 200 || status >= 300)) return; // RFC 6026: only further 2xx pass
+    this.lastResponse = data;
+    this.lastStatus = status;
+    this.transmit(data);
+    if (this.state === 'terminated') return; // the send failed
+    if (status < 200) {
+      if (!this.isInvite) this.to('proceeding');
+      return;
+    }
+    const t1 = this.host.settings.t1;
+    if (this.isInvite) {
+      if (status < 300) {
+        // RFC 6026 §7.1: Accepted; 2xx retransmissions are the UAS's job, passed on end to end
+        if (s !== 'accepted') {
+          this.to('accepted');
+          this.waitTimer = this.host.timers.start(this, TimerKind.L, 64 * t1);
+        }
+        return;
+      }
+      this.to('completed');
+      if (!this.reliable) {
+        this.retransmitInterval = t1;
+        this.retransmitTimer = this.host.timers.start(this, TimerKind.G, t1);
+      }
+      this.waitTimer = this.host.timers.start(this, TimerKind.H, 64 * t1);
+      return;
+    }
+    this.to('completed');
+    // Timer J: absorb request retransmissions for 64*T1 (0 over reliable transports)
+    if (this.reliable) this.to('terminated');
+    else this.waitTimer = this.host.timers.start(this, TimerKind.J, 64 * t1);
+  }
+
+  private transmit(data: Buffer): void {
+    const error = this.host.send(data, this.replyDestination, this.onSendFailure);
+    if (error !== undefined) this.onSendFailure(error);
+  }
+
+  onTimer(kind: number): void {
+    if (this.state === 'terminated') return;
+    switch (kind) {
+      case TimerKind.G:
+        if (this.state !== 'completed' || this.lastResponse === undefined) return;
+        this.host.countRetransmission();
+        this.transmit(this.lastResponse);
+        this.retransmitInterval = Math.min(2 * this.retransmitInterval, this.host.settings.t2);
+        this.retransmitTimer = this.host.timers.start(this, TimerKind.G, this.retransmitInterval);
+        return;
+      case TimerKind.H: // no ACK came: RFC 3261 §17.2.1
+      case TimerKind.I:
+      case TimerKind.J:
+      case TimerKind.L:
+        this.to('terminated');
+        return;
+    }
+  }
+
+  /** Ends the transaction now (shutdown). */
+  terminate(): void {
+    if (this.state !== 'terminated') this.to('terminated');
+  }
+}

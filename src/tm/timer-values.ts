@@ -1,0 +1,36 @@
+/**
+ * The timer values of RFC 3261 §17 (Table 4) and RFC 6026, from the configured T1, T2 and T4.
+ */
+
+/** Base timer values in milliseconds. */
+export interface TimerSettings {
+  /** RTT estimate, default 500 ms (RFC 3261 §17.1.1.1). */
+  t1: number;
+  /** Maximum retransmit interval for non-INVITE requests and INVITE responses, default 4 s. */
+  t2: number;
+  /** Maximum time a message stays in the network, default 5 s. */
+  t4: number;
+}
+
+/** The RFC 3261 defaults. */
+export const DEFAULT_TIMERS: Readonly<TimerSettings> = Object.freeze({ t1: 500, t2: 4000, t4: 5000 });
+
+/** Timer kinds, named as in RFC 3261 Table 4 and RFC 6026 §8.11. */
+export const TimerKind = {
+  A: 1, // INVITE retransmit (client, unreliable)
+  B: 2, // INVITE transaction timeout (client)
+  D: 3, // wait for response retransmits (client INVITE, Completed)
+  E: 4, // non-INVITE retransmit (client, unreliable)
+  F: 5, // non-INVITE transaction timeout (client)
+  G: 6, // INVITE final response retransmit (server, unreliable)
+  H: 7, // wait for ACK (server INVITE, Completed)
+  I: 8, // wait for ACK retransmits (server INVITE, Confirmed)
+  J: 9, // wait for request retransmits (server non-INVITE, Completed)
+  K: 10, // wait for response retransmits (client non-INVITE, Completed)
+  L: 11, // RFC 6026: server INVITE, Accepted
+  M: 12, // RFC 6026: client INVITE, Accepted
+  FR: 13, // proxy final-response timer (Kamailio fr_timer / fr_inv_timer), per branch
+} as const;
+
+/** A timer kind. */
+export type TimerKind = (typeof TimerKind)[keyof typeof TimerKind];
