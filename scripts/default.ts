@@ -1,11 +1,17 @@
 /**
- * olelo's out-of-the-box routing: a stateless proxy.
+ * olelo's out-of-the-box routing: a transaction-stateful proxy.
  *
  * Checks every request (sanity, Max-Forwards), answers OPTIONS aimed at the server itself, routes
- * in-dialog requests by their Route set, and forwards everything else statelessly with Record-Route.
- * Registrar, authentication and transactions arrive with later releases of this script.
+ * in-dialog requests by their Route set, and relays everything else statefully with Record-Route.
+ * Registrar and authentication arrive with later releases of this script.
  */
-import { defineRoutes } from 'olelo/script';
+import { defineRoutes, type RequestContext } from 'olelo/script';
+
+/** True when the Request-URI names this server. */
+function isForMe(req: RequestContext): boolean {
+  const uri = req.sipUri;
+  return uri !== undefined && req.isMyselfUri(uri);
+}
 
 export default defineRoutes({
   async request(req, m) {
@@ -19,47 +25,37 @@ export default defineRoutes({
     // in-dialog requests follow their Route set (RFC 3261 §16.4)
     if (req.hasToTag) {
       if (m.rr.looseRoute(req)) {
-        await m.forward(req);
+        // the ACK for a 2xx is its own transaction end to end: forwarded statelessly
+        if (req.method === 'ACK') await m.forward(req);
+        else await m.tm.relay(req);
         return;
       }
-      if (req.method === 'ACK') return; // an ACK for a local reply: absorbed
+      if (req.method === 'ACK') return; // an ACK for one of our own replies
       m.sl.reply(req, 404, 'Not here');
       return;
     }
+    // a CANCEL or ACK the transaction layer did not match: forward statelessly (RFC 3261 §16.10)
     if (req.method === 'CANCEL' || req.method === 'ACK') {
-      // stateless: pass them on like the request they belong to
       if (m.rr.looseRoute(req) || !isForMe(req)) await m.forward(req);
       return;
     }
 
     // a request for the server itself (no registrar yet: nobody is known here)
-    if (isForMe(req)) {
+    if (isForMe(req) && !m.rr.looseRoute(req)) {
       if (req.method === 'OPTIONS' && req.sipUri?.user === undefined) {
         m.sl.reply(req, 200, 'OK', [
           ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY, SUBSCRIBE, REFER, INFO, UPDATE'],
         ]);
         return;
       }
-      if (!m.rr.looseRoute(req)) {
-        m.sl.reply(req, 404, 'Not Found');
-        return;
-      }
-      await m.forward(req);
-      return;
-    }
-    if (m.rr.looseRoute(req)) {
-      await m.forward(req);
+      m.sl.reply(req, 404, 'Not Found');
       return;
     }
 
-    // out-of-dialog requests: stay in the path of the dialog, then relay
+    // out-of-dialog requests: stay in the path of the dialog, then relay statefully
     if (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')
       m.rr.recordRoute(req);
-    await m.forward(req);
-
-    function isForMe(r: typeof req): boolean {
-      const uri = r.sipUri;
-      return uri !== undefined && r.isMyselfUri(uri);
-    }
+    m.rr.looseRoute(req);
+    await m.tm.relay(req);
   },
 });

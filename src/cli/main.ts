@@ -57,8 +57,16 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const env = { ...process.env };
-  if (values['log-format'] !== undefined) env.OLELO_LOG__FORMAT = values['log-format'];
-  if (values['log-level'] !== undefined) env.OLELO_LOG__LEVEL = values['log-level'];
+  // the options are applied as the variables they stand for; problems are reported under the option
+  const flagOf: Record<string, string> = {};
+  if (values['log-format'] !== undefined) {
+    env.OLELO_LOG__FORMAT = values['log-format'];
+    flagOf.OLELO_LOG__FORMAT = '--log-format';
+  }
+  if (values['log-level'] !== undefined) {
+    env.OLELO_LOG__LEVEL = values['log-level'];
+    flagOf.OLELO_LOG__LEVEL = '--log-level';
+  }
   const file = values.config ?? process.env.OLELO_CONFIG;
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -69,7 +77,12 @@ export async function main(args: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof ConfigError) {
-      console.error(`olelo: invalid configuration\n${e.message}`);
+      const issues = e.issues.map((i) =>
+        i.variable !== undefined && flagOf[i.variable] !== undefined
+          ? { ...i, variable: flagOf[i.variable] }
+          : i,
+      );
+      console.error(`olelo: invalid configuration\n${new ConfigError(issues).message}`);
       return 1;
     }
     throw e;

@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import type { Myself } from './myself.js';
 
 /** What happened to a message; set by the action that handled it. */
-export type Disposition = 'pending' | 'replied' | 'forwarded' | 'dropped';
+export type Disposition = 'pending' | 'forwarding' | 'replied' | 'forwarded' | 'dropped';
 
 /** Where to send a request instead of the Request-URI (Kamailio's `$du`): a SIP URI. */
 export type NextHop = string | SipUri;

@@ -4,6 +4,7 @@
  * or forwards (RFC 3261 §16.11 stateless proxy, §18).
  */
 import { randomBytes } from 'node:crypto';
+import type { ResolvedTarget, SipResolver } from '../dns/index.js';
 import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
 import { SipParseError } from '../sip/errors.js';
 import { headerKey } from '../sip/header-names.js';
@@ -11,7 +12,7 @@ import { parseVia, type Via } from '../sip/headers/via.js';
 import type { ParseLimits } from '../sip/limits.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
-import { isSipUri, parseUri, type SipUri } from '../sip/uri.js';
+import { formatUri, isSipUri, parseUri, type SipUri } from '../sip/uri.js';
 import type { Destination, Listener, Source, TransportError } from '../transport/types.js';
 import { type NextHop, ReplyContext, RequestContext } from './context.js';
 import type { Logger } from './logger.js';
@@ -23,7 +24,6 @@ import {
   replyDestination,
   resolveTarget,
   responseTarget,
-  targetOfUri,
   viaProtocol,
   viaTransport,
 } from './next-hop.js';
@@ -35,6 +35,19 @@ export interface ActiveRoutes {
   reply?(ctx: ReplyContext): void | Promise<void>;
   /** Runs just before a request is sent by a stateless forward; `ctx.drop()` stops it. */
   onsend?(ctx: RequestContext, destination: Destination): void;
+}
+
+/** A destination to try for a next hop, with the listener to send from. */
+export interface Candidate {
+  readonly target: ResolvedTarget;
+  readonly destination: Destination;
+  readonly listener: Listener;
+}
+
+/** The resolved next hop of a request: its URI and the destinations to try, in order. */
+export interface Route {
+  readonly uri: SipUri;
+  readonly candidates: readonly Candidate[];
 }
 
 /** How the transaction layer sees messages before the script (see tm/transaction-layer.ts). */
@@ -69,6 +82,8 @@ export interface PipelineOptions {
   stats: StatsRegistry;
   limits: ParseLimits;
   routes(): ActiveRoutes;
+  /** RFC 3263 resolver for next hops. */
+  resolver: SipResolver;
 }
 
 /** FNV-1a over a string, 32 bits. */
@@ -93,6 +108,7 @@ export class Pipeline implements CoreServices {
   private readonly transport: PacketSender;
   private readonly limits: ParseLimits;
   private readonly routes: () => ActiveRoutes;
+  private readonly resolver: SipResolver;
   /** Secret mixed into stateless To-tags and branches, so they cannot be predicted from outside. */
   private readonly secret = randomBytes(4).readUInt32LE(0);
   private inFlight = 0;
@@ -121,6 +137,7 @@ export class Pipeline implements CoreServices {
     this.stats = options.stats;
     this.limits = options.limits;
     this.routes = options.routes;
+    this.resolver = options.resolver;
     const c = (name: string, doc: string) => options.stats.counter('core', name, doc);
     this.s = {
       received: c('rcv_messages', 'messages received'),
@@ -411,31 +428,31 @@ export class Pipeline implements CoreServices {
    */
   async forward(ctx: RequestContext, nextHop?: NextHop): Promise<void> {
     if (ctx.disposition !== 'pending') throw new Error(`request already ${ctx.disposition}`);
+    // stateless from here on: no transaction is created while the next hop is resolved
+    ctx.disposition = 'forwarding';
     const route = await this.route(ctx, nextHop);
     if (route === undefined) return;
     const msg = ctx.msg;
+    const first = route.candidates[0]!;
     const branch = this.statelessBranch(msg);
-    this.stamp(ctx, route.listener, branch);
+    this.stamp(ctx, first.listener, branch);
     const onsend = this.routes().onsend;
     if (onsend !== undefined) {
-      onsend(ctx, route.destination);
+      onsend(ctx, first.destination);
       if (ctx.isDropped) return;
     }
     ctx.disposition = 'forwarded';
     this.s.forwardedRequests.value++;
-    this.sendTo(msg.toBuffer(), route.destination);
+    if (!this.sendTo(msg.toBuffer(), first.destination)) this.markFailed(first);
   }
 
   /**
    * The next hop of a request (RFC 3261 §16.6 steps 6-7): `nextHop`, else `ctx.nextHop`, else the top
-   * Route (a strict router gets the Request-URI rewritten, step 6), else the Request-URI. Resolves it and
-   * picks the listener. On failure, replies (416, 478, 503) unless something was sent already, and returns
-   * `undefined`.
+   * Route (a strict router gets the Request-URI rewritten, step 6), else the Request-URI. Resolves it
+   * (RFC 3263) into candidate destinations, each with the listener to send from, in the order to try
+   * them. On failure, replies (416, 478, 503) unless something was sent already, and returns `undefined`.
    */
-  async route(
-    ctx: RequestContext,
-    nextHop?: NextHop,
-  ): Promise<{ uri: SipUri; destination: Destination; listener: Listener } | undefined> {
+  async route(ctx: RequestContext, nextHop?: NextHop): Promise<Route | undefined> {
     const msg = ctx.msg;
     const hop = nextHop ?? ctx.nextHop;
     let uri: SipUri;
@@ -463,25 +480,37 @@ export class Pipeline implements CoreServices {
         uri = r;
       }
     }
-    const target = targetOfUri(uri);
-    let dest: Destination;
+    let targets: ResolvedTarget[];
     try {
-      dest = await resolveTarget(target);
+      targets = await this.resolver.resolve(uri);
     } catch (e) {
-      ctx.log.info('cannot resolve next hop', { host: target.host, error: (e as Error).message });
+      ctx.log.info('cannot resolve next hop', { host: uri.host, error: (e as Error).message });
       this.replyIfPending(ctx, 478, 'Unresolvable destination');
       return undefined;
     }
-    const listener =
-      ctx.sendSocket === undefined
-        ? this.transport.selectListener(dest)
-        : this.forcedListener(ctx.sendSocket, dest);
-    if (listener === undefined) {
-      ctx.log.warn('no listener for next hop', { protocol: dest.protocol, address: dest.address });
+    const candidates: Candidate[] = [];
+    for (const t of targets) {
+      const dest: Destination = { protocol: t.protocol, address: t.address, port: t.port };
+      const listener =
+        ctx.sendSocket === undefined
+          ? this.transport.selectListener(dest)
+          : this.forcedListener(ctx.sendSocket, dest);
+      if (listener === undefined) continue;
+      dest.listener = listener;
+      if (t.protocol === 'tls' && t.domain !== t.address) dest.servername = t.domain;
+      candidates.push({ target: t, destination: dest, listener });
+    }
+    if (candidates.length === 0) {
+      ctx.log.warn('no listener for next hop', { uri: formatUri(uri) });
       this.replyIfPending(ctx, 503, 'No route to destination');
       return undefined;
     }
-    return { uri, destination: { ...dest, listener }, listener };
+    return { uri, candidates };
+  }
+
+  /** A destination that failed (transport error, timeout, 503): skipped for a while (RFC 3263 §4.3). */
+  markFailed(candidate: Candidate): void {
+    this.resolver.markFailed(candidate.target);
   }
 
   /** Writes the Record-Route values asked for and our Via with `branch` (RFC 3261 §16.6 steps 4 and 8). */
@@ -493,7 +522,7 @@ export class Pipeline implements CoreServices {
   }
 
   private replyIfPending(ctx: RequestContext, status: number, reason?: string): void {
-    if (ctx.disposition === 'pending') this.reply(ctx, status, reason);
+    if (ctx.disposition === 'pending' || ctx.disposition === 'forwarding') this.reply(ctx, status, reason);
   }
 
   /** The listener named `proto:address:port`, if it exists and can reach `dest`. */

@@ -3,6 +3,7 @@
  * and runs their lifecycle (start, script reload, graceful stop).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { SipResolver } from '../dns/index.js';
 import { builtinModules, type Modules, type Routes } from '../script/api.js';
 import { loadScript } from '../script/loader.js';
 import { TransportLayer } from '../transport/transport-layer.js';
@@ -34,6 +35,7 @@ export class Server {
   private pipeline: Pipeline | undefined;
   private transport: TransportLayer | undefined;
   private stopping: Promise<void> | undefined;
+  private resolver: SipResolver | undefined;
 
   private constructor(
     readonly config: Config,
@@ -91,7 +93,13 @@ export class Server {
       },
     });
     this.transport = transport;
+    // RFC 3263: only transports we can send on (olelo opens no outbound WebSocket connections)
+    const supported = [...new Set(config.listen.map((l) => l.protocol))].filter(
+      (p): p is 'udp' | 'tcp' | 'tls' => p === 'udp' || p === 'tcp' || p === 'tls',
+    );
+    this.resolver = new SipResolver({ supported, preferIPv6: false });
     const pipeline = new Pipeline({
+      resolver: this.resolver,
       transport,
       myself,
       log: this.log,
@@ -193,6 +201,7 @@ export class Server {
       }
       for (const instance of this.instances) await instance.stop?.();
       await this.transport?.stop(graceMs);
+      this.resolver?.close();
       this.log.info('stopped');
     })();
     return this.stopping;

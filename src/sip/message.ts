@@ -712,7 +712,13 @@ export abstract class SipMessage {
    * {@link SipMessage.restore} returns to it — used to apply per-branch edits and undo them.
    */
   snapshot(): MessageSnapshot {
-    return { headers: this.headers.slice(), startLine: this.startLine, body: this.bodyBuffer, edited: this.edited, extra: this.snapshotExtra() };
+    return {
+      headers: this.headers.slice(),
+      startLine: this.startLine,
+      body: this.bodyBuffer,
+      edited: this.edited,
+      extra: this.snapshotExtra(),
+    };
   }
 
   /** Returns to a {@link SipMessage.snapshot}. */

@@ -3,8 +3,9 @@
  * response selection, CANCEL, final-response timers and the failure route — Kamailio's tm "cell".
  */
 import { ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
+import type { Candidate } from '../core/pipeline.js';
 import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
-import type { SipResponse } from '../sip/message.js';
+import type { MessageSnapshot, SipResponse } from '../sip/message.js';
 import type { Destination } from '../transport/types.js';
 import {
   buildFromTemplate,
@@ -52,6 +53,11 @@ class Branch implements TimerOwner {
   cancelSent = false;
   cancelWanted = false;
   frTimer: Timer | undefined;
+  /** Destinations to try, in order (RFC 3263 §4.3 failover), and the one in use. */
+  candidates: readonly Candidate[] = [];
+  attempt = 0;
+  /** The branch's request before our Record-Route and Via, to build each attempt from. */
+  prepared: MessageSnapshot | undefined;
   constructor(
     readonly tx: ProxyTransaction,
     readonly index: number,
@@ -249,17 +255,18 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
       if (target.uri !== msg.requestUri) msg.setUri(target.uri);
       const route = await this.layer.core.route(ctx, target.nextHop);
       if (route === undefined) {
-        // no destination: a local 503-like failure of this branch (the core may have replied already)
+        // no destination (the core replied if nothing was sent yet): the branch failed locally
         branch.status = 503;
         return false;
       }
       let dropped = false;
       if (this.onBranch !== undefined) {
+        const first = route.candidates[0]!;
         await this.onBranch(
           {
             index,
             uri: msg.requestUri,
-            destination: route.destination,
+            destination: first.destination,
             drop: () => {
               dropped = true;
             },
@@ -271,8 +278,23 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
         branch.status = 487;
         return false;
       }
-      const via = `z9hG4bK${this.id}.${index}`;
-      this.layer.core.stamp(ctx, route.listener, via);
+      branch.candidates = route.candidates;
+      branch.prepared = msg.snapshot();
+    } finally {
+      msg.restore(saved);
+    }
+    return this.sendAttempt(branch);
+  }
+
+  /** Sends a branch to its current candidate destination, in a new client transaction. */
+  private sendAttempt(branch: Branch): boolean {
+    const msg = this.ctx.msg;
+    const candidate = branch.candidates[branch.attempt]!;
+    const saved = msg.snapshot();
+    try {
+      msg.restore(branch.prepared!);
+      const via = `z9hG4bK${this.id}.${branch.index}${branch.attempt === 0 ? '' : `.${branch.attempt}`}`;
+      this.layer.core.stamp(this.ctx, candidate.listener, via);
       const template = {
         uri: msg.requestUri,
         via: msg.getHeader('via')!,
@@ -282,15 +304,41 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
         cseq: msg.cseq?.seq ?? 1,
         routes: msg.getHeaders('route'),
       };
-      const ct = this.layer.createClient(this, via, msg.method, msg.toBuffer(), template, route.destination);
+      const ct = this.layer.createClient(
+        this,
+        via,
+        msg.method,
+        msg.toBuffer(),
+        template,
+        candidate.destination,
+      );
+      if (branch.ct !== undefined) this.byClient.delete(branch.ct);
       branch.ct = ct;
+      branch.provisional = false;
       this.byClient.set(ct, branch);
+      branch.frTimer?.cancel();
       branch.frTimer = this.layer.timers.start(branch, TimerKind.FR, this.frTimeout);
       ct.start();
-      return ct.state !== 'terminated';
+      return branch.status === 0;
     } finally {
       msg.restore(saved);
     }
+  }
+
+  /**
+   * RFC 3263 §4.3: after a transport error, a timeout or a 503, the next destination of the branch is
+   * tried (the failed one is blacklisted for a while). Returns true when another attempt was started.
+   */
+  private failover(branch: Branch): boolean {
+    const failed = branch.candidates[branch.attempt];
+    if (failed !== undefined) this.layer.core.markFailed(failed);
+    if (this.canceled || this.finalSent || branch.attempt + 1 >= branch.candidates.length) return false;
+    branch.attempt++;
+    branch.status = 0;
+    branch.response = undefined;
+    branch.timedOut = false;
+    this.sendAttempt(branch);
+    return true;
   }
 
   // ---------------------------------------------------------------- responses from branches
@@ -309,6 +357,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
       if (branch.cancelWanted && !branch.cancelSent) this.sendCancel(branch);
     } else {
       branch.frTimer?.cancel();
+      if (status === 503 && branch.status === 0 && !branch.provisional && this.failover(branch)) return;
       if (branch.status === 0 || (status < 300 && this.isInvite)) {
         branch.status = status;
         branch.response = res;
@@ -386,6 +435,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     const branch = this.byClient.get(ct);
     if (branch === undefined || branch.status !== 0) return;
     branch.frTimer?.cancel();
+    if (!branch.provisional && this.failover(branch)) return;
     this.failBranch(branch, reason === 'timeout' ? 408 : 503, reason === 'timeout');
   }
 

@@ -227,7 +227,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   /** The request route went async: a server transaction now absorbs retransmissions meanwhile. */
   scriptSuspended(ctx: RequestContext): void {
-    if (ctx.method === 'ACK' || ctx.transaction !== undefined) return;
+    if (ctx.method === 'ACK' || ctx.transaction !== undefined || ctx.disposition !== 'pending') return;
     this.proxyFor(ctx);
   }
 

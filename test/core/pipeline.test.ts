@@ -5,20 +5,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Server } from '../../src/core/server.js';
 import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
-import { startServer, UdpPeer } from '../helpers/server.js';
+import { ROOT, startServer, UdpPeer } from '../helpers/server.js';
 
 function request(lines: string[]): string {
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-describe('stateless proxy over UDP with the default script', () => {
+describe('stateless proxy over UDP (scripts/stateless.ts)', () => {
   let server: Server;
   let port: number;
   let uac: UdpPeer;
   let uas: UdpPeer;
 
   before(async () => {
-    const started = await startServer();
+    const started = await startServer('', { script: `${ROOT}scripts/stateless.ts` });
     server = started.server;
     port = started.listener('udp').port;
     uac = await UdpPeer.open();
