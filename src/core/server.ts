@@ -97,7 +97,16 @@ export class Server {
     const supported = [...new Set(config.listen.map((l) => l.protocol))].filter(
       (p): p is 'udp' | 'tcp' | 'tls' => p === 'udp' || p === 'tcp' || p === 'tls',
     );
-    this.resolver = new SipResolver({ supported, preferIPv6: false });
+    const dns = config.dns;
+    this.resolver = new SipResolver({
+      supported,
+      preferIPv6: dns.preferIPv6,
+      cacheSize: dns.cacheSize,
+      negativeTtl: Math.round(dns.negativeTtl / 1000),
+      blacklistTime: dns.blacklistTime,
+      timeout: dns.timeout,
+      ...(dns.servers === undefined ? {} : { servers: dns.servers }),
+    });
     const pipeline = new Pipeline({
       resolver: this.resolver,
       transport,

@@ -451,6 +451,14 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   /** A branch's final-response timer fired (fr_timer / fr_inv_timer): local 408 (RFC 3261 §16.8). */
   branchTimedOut(branch: Branch): void {
     if (branch.status !== 0) return;
+    if (!branch.provisional) {
+      // nothing at all came back: that destination is unreachable, try the next one (RFC 3263 §4.3)
+      const ct = branch.ct;
+      if (branch.attempt + 1 < branch.candidates.length) {
+        ct?.terminate();
+        if (this.failover(branch)) return;
+      }
+    }
     // an INVITE branch with a provisional response gets a CANCEL; otherwise the branch is abandoned
     if (this.isInvite && branch.provisional) this.sendCancel(branch);
     else branch.ct?.terminate();
