@@ -295,7 +295,12 @@ const coreFields = {
           example: ['127.0.0.1:5353'],
         })
         .optional(),
-      cacheSize: s.integer({ min: 0, max: 10_000_000, default: 10_000, doc: 'Most records kept in the DNS cache.' }),
+      cacheSize: s.integer({
+        min: 0,
+        max: 10_000_000,
+        default: 10_000,
+        doc: 'Most records kept in the DNS cache.',
+      }),
       negativeTtl: s.duration({ default: '30s', doc: 'How long a name that does not exist is remembered.' }),
       blacklistTime: s.duration({
         default: '60s',
@@ -304,7 +309,9 @@ const coreFields = {
       timeout: s.duration({ default: '2s', doc: 'Longest wait for one DNS lookup, retries included.' }),
       preferIPv6: s.boolean({ default: false, doc: 'Try AAAA addresses before A ones.' }),
     },
-    { doc: 'Resolving next hops (RFC 3263: NAPTR, SRV, A/AAAA), with a cache and a blacklist of failed destinations.' },
+    {
+      doc: 'Resolving next hops (RFC 3263: NAPTR, SRV, A/AAAA), with a cache and a blacklist of failed destinations.',
+    },
   ),
   log: s.object(
     {

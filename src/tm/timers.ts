@@ -1,7 +1,8 @@
 /**
- * Transaction timers in coarse buckets: timers of the same duration sit in one FIFO queue (they expire
- * in the order they were started), and each queue has one Node timer for its head. Thousands of
- * transactions cost a handful of Node timers; cancelling is O(1) (the entry is marked and skipped).
+ * Transaction timers in coarse buckets: timers of the same duration sit in one FIFO list (they expire in
+ * the order they were started), and each list has one Node timer for its head. Thousands of
+ * transactions cost a handful of Node timers; starting and cancelling are O(1), and a cancelled timer is
+ * unlinked at once, so it holds no reference to its owner.
  */
 
 /** Something that owns timers: it is called back with the kind it scheduled. */
@@ -12,36 +13,73 @@ export interface TimerOwner {
 /** A scheduled timer; `cancel()` it when it is no longer needed. */
 export class Timer {
   /** @internal */
+  prev: Timer | undefined = undefined;
+  /** @internal */
   next: Timer | undefined = undefined;
   /** @internal */
-  cancelled = false;
+  queue: DurationQueue | undefined;
+  /** @internal */
+  owner: TimerOwner | undefined;
 
   constructor(
-    readonly owner: TimerOwner,
+    owner: TimerOwner,
     readonly kind: number,
     readonly due: number,
-  ) {}
+    queue: DurationQueue | undefined,
+  ) {
+    this.owner = owner;
+    this.queue = queue;
+  }
+
+  /** True once the timer fired or was cancelled. */
+  get cancelled(): boolean {
+    return this.owner === undefined;
+  }
 
   /** Stops the timer from firing. */
   cancel(): void {
-    this.cancelled = true;
+    this.owner = undefined;
+    const q = this.queue;
+    if (q !== undefined) q.unlink(this);
   }
 }
 
-class DurationQueue {
+/** @internal One list of timers of the same duration. */
+export class DurationQueue {
   head: Timer | undefined = undefined;
   tail: Timer | undefined = undefined;
   size = 0;
   handle: NodeJS.Timeout | undefined = undefined;
+
+  constructor(readonly delay: number) {}
+
+  push(t: Timer): void {
+    t.prev = this.tail;
+    if (this.tail === undefined) this.head = t;
+    else this.tail.next = t;
+    this.tail = t;
+    this.size++;
+  }
+
+  unlink(t: Timer): void {
+    if (t.prev === undefined) this.head = t.next;
+    else t.prev.next = t.next;
+    if (t.next === undefined) this.tail = t.prev;
+    else t.next.prev = t.prev;
+    t.prev = undefined;
+    t.next = undefined;
+    t.queue = undefined;
+    this.size--;
+  }
 }
 
 /** The timer service of one transaction layer. */
 export class TimerService {
   private readonly queues = new Map<number, DurationQueue>();
   private stopped = false;
-  /** Injected for tests; `Date.now`-like. */
   private readonly now: () => number;
 
+  /** @param now clock in ms (`Date.now` by default; tests may inject one) */
   constructor(now: () => number = Date.now) {
     this.now = now;
   }
@@ -49,62 +87,49 @@ export class TimerService {
   /** Calls `owner.onTimer(kind)` after `delayMs` (rounded to whole ms). */
   start(owner: TimerOwner, kind: number, delayMs: number): Timer {
     const delay = Math.max(0, Math.round(delayMs));
-    const t = new Timer(owner, kind, this.now() + delay);
     if (this.stopped) {
-      t.cancelled = true;
-      return t;
+      const dead = new Timer(owner, kind, 0, undefined);
+      dead.owner = undefined;
+      return dead;
     }
     let q = this.queues.get(delay);
     if (q === undefined) {
-      q = new DurationQueue();
+      q = new DurationQueue(delay);
       this.queues.set(delay, q);
     }
-    if (q.tail === undefined) q.head = t;
-    else q.tail.next = t;
-    q.tail = t;
-    q.size++;
-    if (q.handle === undefined) this.arm(q, delay);
+    const t = new Timer(owner, kind, this.now() + delay, q);
+    q.push(t);
+    if (q.handle === undefined) this.arm(q);
     return t;
   }
 
-  private arm(q: DurationQueue, delay: number): void {
+  private arm(q: DurationQueue): void {
     const head = q.head;
     if (head === undefined) {
       q.handle = undefined;
-      if (q.size === 0) this.queues.delete(delay);
+      this.queues.delete(q.delay);
       return;
     }
-    q.handle = setTimeout(() => this.fire(q, delay), Math.max(0, head.due - this.now()));
+    q.handle = setTimeout(() => this.fire(q), Math.max(0, head.due - this.now()));
     q.handle.unref();
   }
 
-  private fire(q: DurationQueue, delay: number): void {
+  private fire(q: DurationQueue): void {
+    q.handle = undefined;
     const now = this.now();
+    // fire everything due; owners may start new timers (into this or other lists) as they go
     let t = q.head;
-    // fire everything due; owners may start new timers (into this or other queues) as they go
     while (t !== undefined && t.due <= now) {
-      q.head = t.next;
-      if (q.head === undefined) q.tail = undefined;
-      q.size--;
-      t.next = undefined;
-      if (!t.cancelled) {
-        t.cancelled = true;
-        t.owner.onTimer(t.kind);
-      }
+      const owner = t.owner;
+      q.unlink(t);
+      t.owner = undefined;
+      owner?.onTimer(t.kind);
       t = q.head;
     }
-    // skip cancelled heads so a queue of dead timers does not keep waking up
-    while (q.head?.cancelled === true) {
-      const dead = q.head;
-      q.head = dead.next;
-      if (q.head === undefined) q.tail = undefined;
-      q.size--;
-      dead.next = undefined;
-    }
-    this.arm(q, delay);
+    if (q.handle === undefined) this.arm(q);
   }
 
-  /** Timers waiting (including cancelled ones not yet reaped). */
+  /** Timers waiting. */
   get size(): number {
     let n = 0;
     for (const q of this.queues.values()) n += q.size;
@@ -116,7 +141,7 @@ export class TimerService {
     this.stopped = true;
     for (const q of this.queues.values()) {
       if (q.handle !== undefined) clearTimeout(q.handle);
-      for (let t = q.head; t !== undefined; t = t.next) t.cancelled = true;
+      while (q.head !== undefined) q.head.cancel();
     }
     this.queues.clear();
   }

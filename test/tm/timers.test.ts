@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TimerService } from '../../src/tm/timers.js';
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('TimerService', () => {
+  it('fires timers of one duration in the order they were started, once each', async () => {
+    const timers = new TimerService();
+    const fired: number[] = [];
+    const owner = { onTimer: (k: number) => fired.push(k) };
+    for (let k = 1; k <= 5; k++) timers.start(owner, k, 20);
+    timers.start(owner, 9, 5);
+    await wait(60);
+    assert.deepEqual(fired, [9, 1, 2, 3, 4, 5]);
+    assert.equal(timers.size, 0);
+  });
+
+  it('never fires a cancelled timer and unlinks it at once', async () => {
+    const timers = new TimerService();
+    const fired: number[] = [];
+    const owner = { onTimer: (k: number) => fired.push(k) };
+    const a = timers.start(owner, 1, 20);
+    const b = timers.start(owner, 2, 20);
+    const c = timers.start(owner, 3, 20);
+    b.cancel();
+    assert.equal(timers.size, 2);
+    a.cancel();
+    c.cancel();
+    assert.equal(timers.size, 0);
+    assert.equal(b.cancelled, true);
+    await wait(40);
+    assert.deepEqual(fired, []);
+  });
+
+  it('lets an owner start a new timer from its callback', async () => {
+    const timers = new TimerService();
+    let count = 0;
+    const owner = {
+      onTimer: () => {
+        if (++count < 3) timers.start(owner, 1, 5);
+      },
+    };
+    timers.start(owner, 1, 5);
+    await wait(80);
+    assert.equal(count, 3);
+  });
+
+  it('stops everything on stop()', async () => {
+    const timers = new TimerService();
+    let fired = 0;
+    const owner = { onTimer: () => fired++ };
+    timers.start(owner, 1, 10);
+    timers.stop();
+    timers.start(owner, 1, 10);
+    await wait(30);
+    assert.equal(fired, 0);
+  });
+});
