@@ -104,41 +104,58 @@ export async function main(args: string[]): Promise<number> {
   }
 
   const log = Logger.create({ level: config.log.level, format: config.log.format as LogFormat });
+  // Signal handlers go in before anything is logged: a signal sent when a line appears (a supervisor, a
+  // test) would otherwise take its default action if it beat their installation (all three end the process).
+  let server: Server | undefined;
+  let stopping: string | undefined;
+  let stopped: (code: number) => void = () => {};
+  const exitCode = new Promise<number>((resolve) => {
+    stopped = resolve;
+  });
+  const stopServer = (s: Server) => {
+    s.stop(5000).then(
+      () => stopped(0),
+      (e: unknown) => {
+        log.error('error while stopping', { error: e as Error });
+        stopped(1);
+      },
+    );
+  };
+  const stop = (signal: string) => {
+    if (stopping !== undefined) return;
+    stopping = signal;
+    log.info('stopping', { signal });
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+    if (server !== undefined) stopServer(server);
+    // else: still starting; it stops as soon as it has started
+  };
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  const onHup = () => {
+    if (server === undefined) log.warn('SIGHUP while starting: the route script being loaded stays');
+    else void server.reloadScript();
+  };
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
   log.info('starting olelo', {
     version: packageInfo().version,
     node: process.version,
     config: file ?? '(defaults)',
   });
-  let server: Server;
   try {
     server = await Server.start(config, { log });
   } catch (e) {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
     log.error('cannot start', { error: e instanceof ScriptError ? e.message : (e as Error) });
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log.info('stopping', { signal });
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGHUP', onHup);
-      server.stop(5000).then(
-        () => resolve(0),
-        (e: unknown) => {
-          log.error('error while stopping', { error: e as Error });
-          resolve(1);
-        },
-      );
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    const onHup = () => {
-      void server.reloadScript();
-    };
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGHUP', onHup);
-  });
+  if (stopping !== undefined) stopServer(server);
+  return exitCode;
 }
 
 function parse(args: string[]) {

@@ -319,10 +319,11 @@ export class Pipeline implements CoreServices {
     if (e instanceof SipParseError) {
       this.s.parseErrors.value++;
       if (ctx.kind === 'request' && ctx.disposition === 'pending') {
-        ctx.log.info('bad request', { reason: e.reason, header: e.header });
+        // debug: a peer sending junk must not be able to flood the log (counted in core.parse_errors)
+        ctx.log.debug('bad request', { reason: e.reason, header: e.header });
         this.reply(ctx, 400, e.reason);
       } else {
-        ctx.log.info('dropping malformed message', { reason: e.reason, header: e.header });
+        ctx.log.debug('dropping malformed message', { reason: e.reason, header: e.header });
         ctx.disposition = 'dropped';
       }
       return;
@@ -412,10 +413,13 @@ export class Pipeline implements CoreServices {
     const status = error.status === 505 ? 505 : 400;
     const res = `SIP/2.0 ${status} ${reason}\r\n${copied.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
     this.s.badRequestsReplied.value++;
-    this.log.info('bad request', {
-      reason: error.reason,
-      src: `${source.protocol}:${source.address}:${source.port}`,
-    });
+    // debug: junk from scanners must not flood the log (counted in core.bad_msg_replied)
+    if (this.log.enabled('debug')) {
+      this.log.debug('bad request', {
+        reason: error.reason,
+        src: `${source.protocol}:${source.address}:${source.port}`,
+      });
+    }
     this.sendTo(Buffer.from(res, 'latin1'), replyDestination(via, source));
   }
 
