@@ -20,7 +20,6 @@ export default defineRoutes({
     if (req.hasToTag) {
       if (m.rr.looseRoute(req)) {
         return m.forward(req);
-        return;
       }
       if (req.method === 'ACK') return; // an ACK for a local reply: absorbed
       m.sl.reply(req, 404, 'Not here');
@@ -29,7 +28,6 @@ export default defineRoutes({
     if (req.method === 'CANCEL' || req.method === 'ACK') {
       // stateless: pass them on like the request they belong to
       if (m.rr.looseRoute(req) || !isForMe(req)) return m.forward(req);
-      return;
     }
 
     // a request for the server itself (no registrar yet: nobody is known here)
@@ -45,11 +43,9 @@ export default defineRoutes({
         return;
       }
       return m.forward(req);
-      return;
     }
     if (m.rr.looseRoute(req)) {
       return m.forward(req);
-      return;
     }
 
     // out-of-dialog requests: stay in the path of the dialog, then relay
