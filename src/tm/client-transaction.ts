@@ -28,6 +28,8 @@ const NON_INVITE_TRANSITIONS: Record<ClientState, readonly ClientState[]> = {
   terminated: [],
 };
 
+const NO_BYTES = Buffer.alloc(0);
+
 /** What a client transaction reports to its user (the proxy branch). */
 export interface ClientTransactionUser {
   /** A response to pass up (1xx, first final, and for INVITE every 2xx). */
@@ -54,15 +56,16 @@ export class ClientTransaction implements TimerOwner {
   readonly isInvite: boolean;
   readonly reliable: boolean;
   readonly destination: Destination;
-  /** The request as sent (kept for retransmissions). */
-  readonly request: Buffer;
+  /** The request as sent (kept for retransmissions; released once they are over). */
+  request: Buffer;
   /** What ACK and CANCEL for this request repeat of it. */
   readonly template: RequestTemplate;
   state: ClientState;
   /** Status of the last response received (0 before any). */
   lastStatus = 0;
   private readonly host: ClientTransactionHost;
-  private readonly user: ClientTransactionUser;
+  /** Who gets the responses; the proxy hands over to a lighter user once its work is done. */
+  user: ClientTransactionUser;
   private retransmitTimer: Timer | undefined;
   private timeoutTimer: Timer | undefined;
   private waitTimer: Timer | undefined;
@@ -103,6 +106,8 @@ export class ClientTransaction implements TimerOwner {
       );
     }
     this.state = next;
+    // no more retransmissions of the request after a final response: let its bytes go
+    if (next === 'completed' || next === 'accepted' || next === 'terminated') this.request = NO_BYTES;
     if (next === 'terminated') {
       this.retransmitTimer?.cancel();
       this.timeoutTimer?.cancel();

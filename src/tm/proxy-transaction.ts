@@ -5,7 +5,7 @@
 import { ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
 import type { Candidate } from '../core/pipeline.js';
 import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
-import type { MessageSnapshot, SipResponse } from '../sip/message.js';
+import type { MessageSnapshot, SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination } from '../transport/types.js';
 import {
   buildFromTemplate,
@@ -159,6 +159,13 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     this.frInviteTimeout = layer.config.frInviteTimeout;
   }
 
+  /** The request, while a final response has not been sent. */
+  private get request(): SipRequest {
+    const r = this.st.request;
+    if (r === undefined) throw new Error('transaction already answered');
+    return r;
+  }
+
   /** True once at least one branch was started. */
   get relayed(): boolean {
     return this.branches.length > 0;
@@ -174,7 +181,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   /** Replies statefully (Kamailio's `t_reply`): the server transaction sends and retransmits it. */
   reply(status: number, reason?: string, headers?: HeaderList): void {
     if (this.finalSent && status >= 200) return;
-    const req = this.st.request;
+    const req = this.request;
     const res = createResponse(req, status, {
       reason: reason ?? reasonPhrase(status),
       toTag: this.localTag(),
@@ -229,7 +236,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     this.laterGroups = groups.slice(1);
     if (this.isInvite && this.st.lastStatus === 0) {
       // RFC 3261 §16.2 / §17.2.1: 100 Trying for an INVITE at once, so the caller stops retransmitting
-      const trying = createResponse(this.st.request, 100);
+      const trying = createResponse(this.request, 100);
       this.st.respond(trying.toBuffer(), 100);
     }
     this.ctx.disposition = 'forwarded';
@@ -529,12 +536,12 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     if (this.canceled) {
       return best?.response !== undefined && best.status === 487
         ? best.response
-        : createResponse(this.st.request, 487, { toTag: this.localTag() });
+        : createResponse(this.request, 487, { toTag: this.localTag() });
     }
     if (best === undefined)
-      return createResponse(this.st.request, 500, { reason: 'No branch', toTag: this.localTag() });
+      return createResponse(this.request, 500, { reason: 'No branch', toTag: this.localTag() });
     if (best.response === undefined)
-      return createResponse(this.st.request, best.status, { toTag: this.localTag() });
+      return createResponse(this.request, best.status, { toTag: this.localTag() });
     return best.response;
   }
 
@@ -542,7 +549,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   private sendBest(res: SipResponse): void {
     if (this.finalSent) return;
     // a downstream response still carries our Via on top; a local one has the request's Vias only
-    const fromDownstream = res.via.length > this.st.request.via.length;
+    const fromDownstream = res.via.length > this.st.requestViaCount;
     if (fromDownstream) res.popVia();
     if (res.status === 503) res.setStatus(500, 'Service Unavailable');
     if (res.status === 401 || res.status === 407) this.mergeChallenges(res);
@@ -606,12 +613,37 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     }
   }
 
-  /** Tells the layer when nothing is left to do, so it can count the transaction as ended. */
+  /**
+   * Tells the layer when the final response went upstream, so it counts the transaction as ended; once
+   * every branch is final too, hands the client transactions over to a light user and lets the layer
+   * forget this transaction, so the request and everything built from it can be collected while the
+   * server and client transactions wait out their RFC 3261 timers.
+   */
   checkEnded(): void {
-    if (this.ended || !this.finalSent) return;
-    this.ended = true;
-    this.layer.transactionEnded(this);
+    if (!this.finalSent) return;
+    if (!this.ended) {
+      this.ended = true;
+      this.layer.transactionEnded(this);
+    }
+    if (!this.allBranchesDone()) return;
+    const late = lateResponses(this.st);
+    for (const b of this.branches) if (b.ct !== undefined) b.ct.user = late;
+    this.byClient.clear();
+    this.layer.forget(this);
   }
+}
+
+/** After the proxy is done: RFC 6026 — further 2xx of a branch still go upstream, through the server transaction. */
+function lateResponses(st: ServerTransaction): ClientTransactionUser {
+  return {
+    clientResponse(_ct, res) {
+      const status = res.status;
+      if (status < 200 || status >= 300) return;
+      res.popVia();
+      st.respond(res.toBuffer(), status);
+    },
+    clientFailed() {},
+  };
 }
 
 /** Lower is better (RFC 3261 §16.7 step 6). */

@@ -44,10 +44,13 @@ export interface ServerTransactionHost {
 /** One server transaction. */
 export class ServerTransaction implements TimerOwner {
   readonly key: string;
-  readonly request: SipRequest;
+  /** The request, until the final response is sent (then released: only retransmissions remain). */
+  request: SipRequest | undefined;
   readonly source: Source;
   readonly isInvite: boolean;
   readonly reliable: boolean;
+  /** How many Via values the request had (a downstream response has one more: ours). */
+  readonly requestViaCount: number;
   /** Where responses go (RFC 3261 §18.2.2). */
   readonly replyDestination: Destination;
   state: ServerState;
@@ -74,6 +77,7 @@ export class ServerTransaction implements TimerOwner {
     this.request = request;
     this.source = source;
     this.isInvite = request.method === 'INVITE';
+    this.requestViaCount = request.via.length;
     this.reliable = source.protocol !== 'udp';
     this.replyDestination = replyDestination;
     // RFC 3261 §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2 non-INVITE in Trying
@@ -131,6 +135,7 @@ export class ServerTransaction implements TimerOwner {
     this.lastStatus = status;
     this.transmit(data);
     if (this.state === 'terminated') return; // the send failed
+    if (status >= 200) this.request = undefined;
     if (status < 200) {
       if (!this.isInvite) this.to('proceeding');
       return;

@@ -153,6 +153,11 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     if (this.clients.get(ct.key) === ct) this.clients.delete(ct.key);
   }
 
+  /** A proxy transaction has nothing left to do; its server transaction stays for retransmissions. */
+  forget(tx: ProxyTransaction): void {
+    if (this.proxies.get(tx.st) === tx) this.proxies.delete(tx.st);
+  }
+
   /** A proxy transaction sent its final response (it stays for retransmissions until its ST ends). */
   transactionEnded(_tx: ProxyTransaction): void {
     this.s.current.value--;
