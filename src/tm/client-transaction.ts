@@ -72,6 +72,8 @@ export class ClientTransaction implements TimerOwner {
   private retransmitInterval = 0;
   /** ACK sent for a non-2xx final response (retransmitted on response retransmissions). */
   private ack: Buffer | undefined;
+  /** A CANCEL was sent for this INVITE (RFC 3261 §9.1). */
+  private cancelSent = false;
   private readonly onSendFailure: (e: TransportError) => void;
 
   constructor(
@@ -158,6 +160,9 @@ export class ClientTransaction implements TimerOwner {
       this.lastStatus = status;
       if (status < 200) {
         this.retransmitTimer?.cancel();
+        // RFC 3261 §17.1.1.2: Timer B only applies in Calling; from now on the proxy's Timer C
+        // (fr_inv_timer, §16.8) decides how long the branch may ring
+        if (s === 'calling' && !this.cancelSent) this.timeoutTimer?.cancel();
         this.to('proceeding');
         this.user.clientResponse(this, res);
         return;
@@ -224,6 +229,11 @@ export class ClientTransaction implements TimerOwner {
         this.retransmitTimer = this.host.timers.start(this, TimerKind.E, this.retransmitInterval);
         return;
       case TimerKind.B:
+        // in Calling (§17.1.1.2), or 64*T1 after a CANCEL that brought no final response (§9.1)
+        if (s !== 'calling' && !(s === 'proceeding' && this.cancelSent)) return;
+        this.to('terminated');
+        this.user.clientFailed(this, 'timeout');
+        return;
       case TimerKind.F:
         if (s === 'completed' || s === 'accepted') return;
         this.to('terminated');
@@ -235,6 +245,18 @@ export class ClientTransaction implements TimerOwner {
         this.to('terminated');
         return;
     }
+  }
+
+  /**
+   * A CANCEL was sent for this INVITE: if no final response comes within 64*T1, the transaction ends and
+   * reports a timeout (RFC 3261 §9.1).
+   */
+  canceled(): void {
+    const s = this.state;
+    if (!this.isInvite || this.cancelSent || (s !== 'calling' && s !== 'proceeding')) return;
+    this.cancelSent = true;
+    this.timeoutTimer?.cancel();
+    this.timeoutTimer = this.host.timers.start(this, TimerKind.B, 64 * this.host.settings.t1);
   }
 
   /** Stops retransmitting and timing (the proxy gave up on the branch, e.g. after sending CANCEL and a timeout). */

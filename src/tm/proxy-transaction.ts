@@ -590,6 +590,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     const ct = branch.ct;
     if (ct === undefined || branch.cancelSent) return;
     branch.cancelSent = true;
+    ct.canceled();
     const data = buildFromTemplate(ct.template, 'CANCEL');
     const cancel = this.layer.createClient(
       { clientResponse() {}, clientFailed() {} },

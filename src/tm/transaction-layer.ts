@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { replyDestination } from '../core/next-hop.js';
 import type { Pipeline, TransactionHooks } from '../core/pipeline.js';
 import type { Stat, StatsRegistry } from '../core/stats.js';
-import { createResponse } from '../sip/build.js';
+import { createResponse, generateTag } from '../sip/build.js';
 import type { Via } from '../sip/headers/via.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, TransportError } from '../transport/types.js';
@@ -71,6 +71,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly proxies = new Map<ServerTransaction, ProxyTransaction>();
+  /** The To-tag of our 200 to CANCELs of an INVITE: the same for every retransmission of the CANCEL. */
+  private readonly cancelTags = new WeakMap<ServerTransaction, string>();
   private readonly sender: TransactionLayerOptions['send'];
   private readonly prefix = randomBytes(3).toString('hex');
   private counter = 0;
@@ -207,12 +209,18 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
     const tx = this.proxies.get(invite);
-    const ok = createResponse(msg, 200);
+    let toTag = this.cancelTags.get(invite);
+    if (toTag === undefined) {
+      toTag = generateTag();
+      this.cancelTags.set(invite, toTag);
+    }
+    const ok = createResponse(msg, 200, { toTag });
     const dest = replyDestination(msg.topVia, invite.source);
     const error = this.send(ok.toBuffer(), dest, () => {});
     if (error !== undefined) this.log.info('cannot answer CANCEL', { error: error.message });
     this.countLocalReply();
-    if (tx !== undefined && !tx.answered) {
+    // a retransmitted CANCEL gets the same 200, and cancels (and counts) nothing more
+    if (tx !== undefined && !tx.answered && !tx.canceled) {
       this.s.canceled.value++;
       tx.cancelFromUpstream();
     }

@@ -168,6 +168,12 @@ export interface SippOptions {
   timeoutS?: number;
   /** Outer bound: SIGKILL after this many ms. */
   killAfterMs?: number;
+  /**
+   * Passes `-mp` with a random base port in 10000-31999 (below the OS ephemeral range), new at every
+   * attempt. SIPp binds its RTP echo sockets at start, from 6000 by default, and exits (254) when it finds
+   * none free: many SIPp processes at once (a concurrent test file, a benchmark) exhaust that range.
+   */
+  randomMediaPort?: boolean;
 }
 
 /** Starts SIPp with bounded run time and every trace file in `options.dir`. */
@@ -204,6 +210,9 @@ export function spawnSipp(options: SippOptions): SippProcess {
     '-trace_stat',
     '-stf',
     file('stat.csv'),
+    ...(options.randomMediaPort === true
+      ? ['-mp', String(10_000 + 4 * Math.floor(Math.random() * 5500))]
+      : []),
     ...(options.args ?? []),
     ...(options.remote === undefined ? [] : [options.remote]),
   ];
