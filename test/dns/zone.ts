@@ -31,6 +31,23 @@ export interface ZoneServerOptions {
   servfail?: string[];
 }
 
+// RFC 2782: the SRV target must not be compressed. dns2 compresses it, which newer c-ares (Node 24)
+// rejects as EBADRESP; write the target as plain labels instead.
+(Packet.Resource as unknown as Record<string, { encode: unknown }>).SRV!.encode = (
+  record: { priority: number; weight: number; port: number; target: string },
+  writer: { write(value: number, bits: number): void },
+) => {
+  writer.write(record.priority, 16);
+  writer.write(record.weight, 16);
+  writer.write(record.port, 16);
+  for (const label of record.target.split('.')) {
+    if (label === '') continue;
+    writer.write(label.length, 8);
+    for (let i = 0; i < label.length; i++) writer.write(label.charCodeAt(i), 8);
+  }
+  writer.write(0, 8);
+};
+
 /** NAPTR RDATA (RFC 3403 §4.1): dns2 has no NAPTR encoder, so the test writes the wire form. */
 function naptrData(r: Extract<ZoneRecord, { type: 'NAPTR' }>): Buffer {
   const parts: Buffer[] = [];

@@ -33,11 +33,11 @@ import {
 } from '../helpers/process.js';
 
 /** How far above its baseline the server's RSS may stay once an attack is over and it has settled. */
-const RSS_TOLERANCE_MB = 30;
+const RSS_TOLERANCE_MB = 40;
 /** How long the server gets to settle (GC, freed sockets) before its RSS is judged. */
 const RSS_SETTLE_MS = 20_000;
 /** Once the idle connections are released, RSS must fall back to within this of its level before them. */
-const RELEASE_SLACK_MB = 8;
+const RELEASE_SLACK_MB = 16;
 /**
  * V8 grows its young generation (up to 3 x 16 MB) under a high allocation rate, more so on a loaded
  * machine, and gives it back only when a memory-reducing GC happens to run: that alone moves RSS by
