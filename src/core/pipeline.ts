@@ -213,7 +213,7 @@ export class Pipeline implements CoreServices {
     else if (bareHost(via.host) !== source.address) msg.setTopViaReceived(source.address, undefined);
 
     const ctx = new RequestContext(msg, source, this.log, this.myself);
-    this.run(ctx, this.routes().request, ctx);
+    this.run(ctx, this.routes().request);
   }
 
   private receiveResponse(msg: SipResponse, source: Source): void {
@@ -239,7 +239,7 @@ export class Pipeline implements CoreServices {
       void this.forwardResponse(ctx);
       return;
     }
-    this.run(ctx, reply, ctx, () => {
+    this.run(ctx, reply, () => {
       if (ctx.disposition === 'pending') return this.forwardResponse(ctx);
       return undefined;
     });
@@ -249,13 +249,12 @@ export class Pipeline implements CoreServices {
   private run<C extends RequestContext | ReplyContext>(
     ctx: C,
     handler: (ctx: C) => void | Promise<void>,
-    arg: C,
     after?: () => void | Promise<void>,
   ): void {
     this.inFlight++;
     let result: void | Promise<void>;
     try {
-      result = handler(arg);
+      result = handler(ctx);
     } catch (e) {
       this.handlerFailed(ctx, e);
       this.done(ctx);
