@@ -412,38 +412,5 @@ export async function startRelay(options: {
   };
 }
 
-/** A self-signed EC certificate for 127.0.0.1/localhost made by openssl in `dir`. */
-export function makeCertificate(dir: string): {
-  certPath: string;
-  keyPath: string;
-  cert: Buffer;
-  key: Buffer;
-} {
-  const certPath = join(dir, 'cert.pem');
-  const keyPath = join(dir, 'key.pem');
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-    ],
-    { encoding: 'utf8', timeout: 10_000 },
-  );
-  if (r.status !== 0) throw new Error(`openssl failed: ${r.error?.message ?? r.stderr}`);
-  return { certPath, keyPath, cert: readFileSync(certPath), key: readFileSync(keyPath) };
-}
+/** A self-signed certificate for 127.0.0.1/localhost, written into `dir`. */
+export { writeCertificate as makeCertificate } from './tls.js';

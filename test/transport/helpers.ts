@@ -2,10 +2,6 @@
  * Shared pieces of the transport tests: a transport that records what it receives and emits, SIP
  * messages, waiting helpers, and a self-signed certificate made with openssl in a temp dir.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TransportLayer } from '../../src/transport/index.js';
 import type {
   ListenerOptions,
@@ -128,44 +124,8 @@ export function once<T = unknown>(
   return new Promise((resolve) => emitter.once(event, ((value: T) => resolve(value)) as never));
 }
 
-/** A self-signed P-256 certificate for CN=localhost (also IP 127.0.0.1), generated with openssl. */
-export interface TestCertificate {
-  cert: Buffer;
-  key: Buffer;
-}
-
-export function makeCertificate(): TestCertificate {
-  const dir = mkdtempSync(join(tmpdir(), 'olelo-tls-'));
-  try {
-    const key = join(dir, 'k');
-    const cert = join(dir, 'c');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-    return { cert: readFileSync(cert), key: readFileSync(key) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** A self-signed certificate for tests. */
+export type TestCertificate = { cert: Buffer; key: Buffer };
+export { makeCertificate } from '../helpers/tls.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
