@@ -530,10 +530,11 @@ export abstract class SipMessage {
    * Parses every header olelo has a typed view for, in every field where it appears, and checks that the
    * message hangs together (for requests: the Request-URI, and CSeq naming the request's method).
    * Throws the first {@link SipParseError} found. Presence of mandatory headers is not checked here: see
-   * {@link SipMessage.missingHeaders}.
+   * {@link SipMessage.missingHeaders}. `only` limits the header checks to those keys (lower-case names).
    */
-  validate(): void {
+  validate(only?: ReadonlySet<string>): void {
     for (const f of this.headers) {
+      if (only !== undefined && !only.has(f.key)) continue;
       const parse = VALUE_PARSERS[f.key];
       if (parse !== undefined) this.typed(f, parse);
     }

@@ -3,6 +3,7 @@
  */
 import type { RequestContext } from '../../core/context.js';
 import { defineModule } from '../../core/module.js';
+import { s } from '../../core/schema.js';
 import { SipParseError } from '../../sip/errors.js';
 
 /** The `sanity` script API. */
@@ -16,13 +17,37 @@ export interface SanityApi {
   check(req: RequestContext): boolean;
 }
 
+/**
+ * What a proxy needs readable to route a request (RFC 3261 §16.3): the headers checked by default. With
+ * `checkAllHeaders`, every header olelo has a typed view for is checked too (Contact, Route, auth, Date...).
+ */
+const ROUTING_HEADERS: ReadonlySet<string> = new Set([
+  'via',
+  'from',
+  'to',
+  'call-id',
+  'cseq',
+  'max-forwards',
+  'content-length',
+  'content-type',
+  'proxy-require',
+  'route',
+]);
+
 /** Proxy-Require option tags this proxy supports (none yet). */
 const SUPPORTED_PROXY_EXTENSIONS = new Set<string>();
 
 export const sanityModule = defineModule({
   name: 'sanity',
   doc: 'Request sanity checks with the right error replies.',
-  create(core) {
+  params: s.object({
+    checkAllHeaders: s.boolean({
+      default: false,
+      doc: 'Also check every header olelo can read (Contact, Record-Route, auth, Event, Date...), not only those routing needs.',
+    }),
+  }),
+  create(core, params) {
+    const only = params.checkAllHeaders === true ? undefined : ROUTING_HEADERS;
     const failed = core.stats.counter('sanity', 'failed', 'requests that failed sanity checks');
     const api: SanityApi = {
       check(req) {
@@ -34,7 +59,7 @@ export const sanityModule = defineModule({
           return false;
         }
         try {
-          msg.validate();
+          msg.validate(only);
         } catch (e) {
           if (!(e instanceof SipParseError)) throw e;
           failed.value++;
