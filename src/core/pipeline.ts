@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ResolvedTarget, SipResolver } from '../dns/index.js';
-import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
+import { createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import { SipParseError } from '../sip/errors.js';
 import { headerKey } from '../sip/header-names.js';
 import { parseVia, type Via } from '../sip/headers/via.js';
@@ -355,14 +355,14 @@ export class Pipeline implements CoreServices {
       ctx.disposition = 'dropped'; // RFC 3261 §17.2.1: ACK is never answered
       return;
     }
-    const res = createResponse(req, status, {
+    const data = createResponseBytes(req, status, {
       reason: reason ?? reasonPhrase(status),
       toTag: this.statelessTag(req),
       ...(headers === undefined ? {} : { headers }),
     });
     ctx.disposition = 'replied';
     this.s.slReplies.value++;
-    this.sendTo(res.toBuffer(), replyDestination(res.topVia, ctx.source));
+    this.sendTo(data, replyDestination(req.topVia, ctx.source));
   }
 
   /** A To-tag that is the same for every retransmission of a request (raw values: they may not parse). */

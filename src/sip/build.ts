@@ -135,6 +135,14 @@ export interface ResponseOptions {
  * from the request; a To-tag added when the request's To lacks one, except for 100 (§8.2.6.2).
  */
 export function createResponse(req: SipRequest, status: number, options: ResponseOptions = {}): SipResponse {
+  return parseBuilt(createResponseBytes(req, status, options)) as SipResponse;
+}
+
+/**
+ * The bytes of {@link createResponse}'s response, without parsing them back: for a server that only sends
+ * the response (stateless and transaction replies).
+ */
+export function createResponseBytes(req: SipRequest, status: number, options: ResponseOptions = {}): Buffer {
   if (!Number.isInteger(status) || status < 100 || status > 699)
     throw new RangeError('status must be 100-699');
   const reason = options.reason ?? reasonPhrase(status);
@@ -149,7 +157,7 @@ export function createResponse(req: SipRequest, status: number, options: Respons
       text += `Record-Route: ${f.value}\r\n`;
     }
   }
-  return finish(text, options.headers, options.body, options.contentType) as SipResponse;
+  return finish(text, options.headers, options.body, options.contentType);
 }
 
 function hasTag(req: SipRequest): boolean {
@@ -192,7 +200,7 @@ export function createRequest(options: RequestOptions): SipRequest {
   text += `From: ${from}\r\nTo: ${options.to}\r\n`;
   text += `Call-ID: ${options.callId ?? generateCallId()}\r\nCSeq: ${options.cseq ?? 1} ${options.method}\r\n`;
   if (options.contact !== undefined) text += `Contact: ${options.contact}\r\n`;
-  return finish(text, options.headers, options.body, options.contentType) as SipRequest;
+  return parseBuilt(finish(text, options.headers, options.body, options.contentType)) as SipRequest;
 }
 
 function finish(
@@ -200,7 +208,7 @@ function finish(
   headers: HeaderList | undefined,
   body: Buffer | string | undefined,
   contentType?: string,
-) {
+): Buffer {
   if (headers !== undefined) {
     for (const [name, value] of headers) {
       if (/[\r\n]/.test(name) || /[\r\n]/.test(value))
@@ -214,7 +222,10 @@ function finish(
     text += `Content-Type: ${contentType}\r\n`;
   text += `Content-Length: ${bodyBuf?.length ?? 0}\r\n\r\n`;
   const head = Buffer.from(text, 'latin1');
-  const buf = bodyBuf === undefined || bodyBuf.length === 0 ? head : Buffer.concat([head, bodyBuf]);
+  return bodyBuf === undefined || bodyBuf.length === 0 ? head : Buffer.concat([head, bodyBuf]);
+}
+
+function parseBuilt(buf: Buffer) {
   return parseMessage(buf, { limits: { maxMessageSize: Math.max(buf.length, 65535) } });
 }
 

@@ -11,6 +11,7 @@
 export {
   createRequest,
   createResponse,
+  createResponseBytes,
   generateBranch,
   generateCallId,
   generateTag,

@@ -66,6 +66,8 @@ export class ClientTransaction implements TimerOwner {
   private readonly host: ClientTransactionHost;
   /** Who gets the responses; the proxy hands over to a lighter user once its work is done. */
   user: ClientTransactionUser;
+  /** The user's own data about this transaction (the proxy's branch). */
+  context: unknown = undefined;
   private retransmitTimer: Timer | undefined;
   private timeoutTimer: Timer | undefined;
   private waitTimer: Timer | undefined;

@@ -4,7 +4,7 @@
  */
 import { ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
 import type { Candidate } from '../core/pipeline.js';
-import { createResponse, type HeaderList, reasonPhrase } from '../sip/build.js';
+import { createResponse, createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import type { MessageSnapshot, SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination } from '../transport/types.js';
 import {
@@ -130,7 +130,6 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   private readonly layer: TransactionLayer;
   private readonly id: string;
   private branches: Branch[] = [];
-  private readonly byClient = new Map<ClientTransaction, Branch>();
   /** Targets appended for the next relay. */
   private pending: BranchTarget[] = [];
   /** Serial forking: q-value groups still to try. */
@@ -182,14 +181,14 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   reply(status: number, reason?: string, headers?: HeaderList): void {
     if (this.finalSent && status >= 200) return;
     const req = this.request;
-    const res = createResponse(req, status, {
+    const data = createResponseBytes(req, status, {
       reason: reason ?? reasonPhrase(status),
       toTag: this.localTag(),
       ...(headers === undefined ? {} : { headers }),
     });
     this.ctx.disposition = 'replied';
     this.layer.countLocalReply();
-    this.sendUpstream(res.toBuffer(), status);
+    this.sendUpstream(data, status);
   }
 
   private localTag(): string {
@@ -236,8 +235,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     this.laterGroups = groups.slice(1);
     if (this.isInvite && this.st.lastStatus === 0) {
       // RFC 3261 §16.2 / §17.2.1: 100 Trying for an INVITE at once, so the caller stops retransmitting
-      const trying = createResponse(this.request, 100);
-      this.st.respond(trying.toBuffer(), 100);
+      this.st.respond(createResponseBytes(this.request, 100), 100);
     }
     this.ctx.disposition = 'forwarded';
     return this.startGroup(groups[0]!);
@@ -319,10 +317,10 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
         template,
         candidate.destination,
       );
-      if (branch.ct !== undefined) this.byClient.delete(branch.ct);
+      if (branch.ct !== undefined) branch.ct.context = undefined;
       branch.ct = ct;
       branch.provisional = false;
-      this.byClient.set(ct, branch);
+      ct.context = branch;
       branch.frTimer?.cancel();
       branch.frTimer = this.layer.timers.start(branch, TimerKind.FR, this.frTimeout);
       ct.start();
@@ -351,7 +349,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   // ---------------------------------------------------------------- responses from branches
 
   clientResponse(ct: ClientTransaction, res: SipResponse): void {
-    const branch = this.byClient.get(ct);
+    const branch = ct.context as Branch | undefined;
     if (branch === undefined) return;
     const status = res.status;
     if (status < 200) {
@@ -439,7 +437,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   }
 
   clientFailed(ct: ClientTransaction, reason: 'timeout' | 'transport'): void {
-    const branch = this.byClient.get(ct);
+    const branch = ct.context as Branch | undefined;
     if (branch === undefined || branch.status !== 0) return;
     branch.frTimer?.cancel();
     if (!branch.provisional && this.failover(branch)) return;
@@ -628,8 +626,11 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     }
     if (!this.allBranchesDone()) return;
     const late = lateResponses(this.st);
-    for (const b of this.branches) if (b.ct !== undefined) b.ct.user = late;
-    this.byClient.clear();
+    for (const b of this.branches) {
+      if (b.ct === undefined) continue;
+      b.ct.user = late;
+      b.ct.context = undefined;
+    }
     this.layer.forget(this);
   }
 }

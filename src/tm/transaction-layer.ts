@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { replyDestination } from '../core/next-hop.js';
 import type { Pipeline, TransactionHooks } from '../core/pipeline.js';
 import type { Stat, StatsRegistry } from '../core/stats.js';
-import { createResponse, generateTag } from '../sip/build.js';
+import { createResponseBytes, generateTag } from '../sip/build.js';
 import type { Via } from '../sip/headers/via.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, TransportError } from '../transport/types.js';
@@ -214,9 +214,9 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       toTag = generateTag();
       this.cancelTags.set(invite, toTag);
     }
-    const ok = createResponse(msg, 200, { toTag });
+    const ok = createResponseBytes(msg, 200, { toTag });
     const dest = replyDestination(msg.topVia, invite.source);
-    const error = this.send(ok.toBuffer(), dest, () => {});
+    const error = this.send(ok, dest, () => {});
     if (error !== undefined) this.log.info('cannot answer CANCEL', { error: error.message });
     this.countLocalReply();
     // a retransmitted CANCEL gets the same 200, and cancels (and counts) nothing more
