@@ -96,8 +96,20 @@ function fnv1a(s: string, seed: number): number {
   return h >>> 0;
 }
 
+const BASE32 = '0123456789abcdefghijklmnopqrstuv';
+
+/** 32 bits as 7 base-32 digits (Number#toString(36) takes a slow floating-point path). */
+function base32(n: number): string {
+  let out = '';
+  for (let i = 0; i < 7; i++) {
+    out += BASE32[n & 31];
+    n >>>= 5;
+  }
+  return out;
+}
+
 function hash64(s: string, secret: number): string {
-  return fnv1a(s, 0x811c9dc5 ^ secret).toString(36) + fnv1a(s, 0x2f7a1d3b ^ secret).toString(36);
+  return base32(fnv1a(s, 0x811c9dc5 ^ secret)) + base32(fnv1a(s, 0x2f7a1d3b ^ secret));
 }
 
 /** The receive pipeline and the stateless actions of the core. */

@@ -3,8 +3,25 @@
  * so that responses and requests leave from the advertised port.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { type LookupOneOptions, lookup } from 'node:dns';
+import { isIP } from 'node:net';
 import type { TransportContext } from './connection.js';
 import type { Listener, ListenerOptions, Source } from './types.js';
+
+/**
+ * Destinations reach the transport already resolved (RFC 3263 happens above), so an address is an IP
+ * literal: answer at once instead of going through dns.lookup and a tick for every datagram.
+ */
+function literalLookup(
+  hostname: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  // dgram passes the family as a number here, which dns.lookup accepts too
+  else lookup(hostname, options, callback);
+}
 
 /** Receive buffer asked of the kernel (capped by net.core.rmem_max on Linux). */
 const RECV_BUFFER_SIZE = 8 * 1024 * 1024;
@@ -56,8 +73,8 @@ export class UdpListener implements Listener {
       // ipv6Only on IPv6 sockets, so [::] and 0.0.0.0 can share a port
       const socket =
         this.family === 6
-          ? createSocket({ type: 'udp6', reuseAddr: false, ipv6Only: true })
-          : createSocket({ type: 'udp4', reuseAddr: false });
+          ? createSocket({ type: 'udp6', reuseAddr: false, ipv6Only: true, lookup: literalLookup })
+          : createSocket({ type: 'udp4', reuseAddr: false, lookup: literalLookup });
       const onBindError = (err: Error): void => {
         socket.close();
         reject(err);
