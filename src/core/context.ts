@@ -147,8 +147,6 @@ export class RequestContext extends MessageContext<SipRequest> {
   nextHop: NextHop | undefined;
   /** Record-Route requested by `rr.recordRoute()`: the extra parameters, inserted when forwarding. */
   recordRouteParams: string | undefined;
-  /** Set by `rr.looseRoute()` when the top Route pointed at another hop. */
-  routed = false;
   /** The request's transaction, once it has one (the script relayed it, replied statefully, or awaited). */
   transaction: TransactionHandle | undefined;
   /**

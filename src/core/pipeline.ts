@@ -445,7 +445,7 @@ export class Pipeline implements CoreServices {
     if (ctx.disposition !== 'pending') throw new Error(`request already ${ctx.disposition}`);
     // stateless from here on: no transaction is created while the next hop is resolved
     ctx.disposition = 'forwarding';
-    const route = await this.route(ctx, nextHop);
+    const route = await this.route(ctx, nextHop ?? ctx.nextHop);
     if (route === undefined) return;
     const msg = ctx.msg;
     const first = route.candidates[0]!;
@@ -462,18 +462,17 @@ export class Pipeline implements CoreServices {
   }
 
   /**
-   * The next hop of a request (RFC 3261 §16.6 steps 6-7): `nextHop`, else `ctx.nextHop`, else the top
-   * Route (a strict router gets the Request-URI rewritten, step 6), else the Request-URI. Resolves it
-   * (RFC 3263) into candidate destinations, each with the listener to send from, in the order to try
-   * them. On failure, replies (416, 478, 503) unless something was sent already, and returns `undefined`.
+   * The next hop of a request (RFC 3261 §16.6 steps 6-7): `nextHop` when given, else the top Route (a
+   * strict router gets the Request-URI rewritten, step 6), else the Request-URI. Resolves it (RFC 3263)
+   * into candidate destinations, each with the listener to send from, in the order to try them. On
+   * failure, replies (416, 478, 503) unless something was sent already, and returns `undefined`.
    */
-  async route(ctx: RequestContext, nextHop?: NextHop): Promise<Route | undefined> {
+  async route(ctx: RequestContext, nextHop: NextHop | undefined): Promise<Route | undefined> {
     const msg = ctx.msg;
-    const hop = nextHop ?? ctx.nextHop;
     let uri: SipUri;
-    if (hop !== undefined) {
-      const u = typeof hop === 'string' ? parseUri(hop) : hop;
-      if (!isSipUri(u)) throw new TypeError(`next hop is not a SIP URI: ${String(hop)}`);
+    if (nextHop !== undefined) {
+      const u = typeof nextHop === 'string' ? parseUri(nextHop) : nextHop;
+      if (!isSipUri(u)) throw new TypeError(`next hop is not a SIP URI: ${String(nextHop)}`);
       uri = u;
     } else {
       const routes = msg.route;
@@ -495,25 +494,13 @@ export class Pipeline implements CoreServices {
         uri = r;
       }
     }
-    let targets: ResolvedTarget[];
+    let candidates: Candidate[];
     try {
-      targets = await this.resolver.resolve(uri);
+      candidates = await this.candidates(uri, ctx.sendSocket);
     } catch (e) {
       ctx.log.info('cannot resolve next hop', { host: uri.host, error: (e as Error).message });
       this.replyIfPending(ctx, 478, 'Unresolvable destination');
       return undefined;
-    }
-    const candidates: Candidate[] = [];
-    for (const t of targets) {
-      const dest: Destination = { protocol: t.protocol, address: t.address, port: t.port };
-      const listener =
-        ctx.sendSocket === undefined
-          ? this.transport.selectListener(dest)
-          : this.forcedListener(ctx.sendSocket, dest);
-      if (listener === undefined) continue;
-      dest.listener = listener;
-      if (t.protocol === 'tls' && t.domain !== t.address) dest.servername = t.domain;
-      candidates.push({ target: t, destination: dest, listener });
     }
     if (candidates.length === 0) {
       ctx.log.warn('no listener for next hop', { uri: formatUri(uri) });
@@ -521,6 +508,28 @@ export class Pipeline implements CoreServices {
       return undefined;
     }
     return { uri, candidates };
+  }
+
+  /**
+   * The destinations to try for a SIP URI (RFC 3263), each with the listener to send from: the one named
+   * by `sendSocket` (`proto:address:port`), or the first matching the destination's protocol and family.
+   * Destinations no listener can reach are left out. Rejects when the name does not resolve.
+   */
+  async candidates(uri: SipUri, sendSocket?: string): Promise<Candidate[]> {
+    const targets = await this.resolver.resolve(uri);
+    const out: Candidate[] = [];
+    for (const t of targets) {
+      const dest: Destination = { protocol: t.protocol, address: t.address, port: t.port };
+      const listener =
+        sendSocket === undefined
+          ? this.transport.selectListener(dest)
+          : this.forcedListener(sendSocket, dest);
+      if (listener === undefined) continue;
+      dest.listener = listener;
+      if (t.protocol === 'tls' && t.domain !== t.address) dest.servername = t.domain;
+      out.push({ target: t, destination: dest, listener });
+    }
+    return out;
   }
 
   /** A destination that failed (transport error, timeout, 503): skipped for a while (RFC 3263 §4.3). */

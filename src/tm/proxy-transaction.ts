@@ -2,7 +2,7 @@
  * The stateful proxy core (RFC 3261 §16): one server transaction, its branches (client transactions),
  * response selection, CANCEL, final-response timers and the failure route — Kamailio's tm "cell".
  */
-import { ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
+import { type NextHop, ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
 import type { Candidate } from '../core/pipeline.js';
 import { createResponse, createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import type { MessageSnapshot, SipRequest, SipResponse } from '../sip/message.js';
@@ -38,7 +38,7 @@ export interface BranchTarget {
   uri: string;
   q: number;
   /** Next hop for this branch only (a SIP URI), instead of the Route set / Request-URI. */
-  nextHop?: string;
+  nextHop?: NextHop;
 }
 
 /** One branch: a target and the client transaction(s) sent to it. Owns its final-response timer. */
@@ -222,13 +222,12 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     let targets = this.pending;
     this.pending = [];
     if (targets.length === 0) {
+      // the Request-URI branch; `req.nextHop` (Kamailio's $du) applies to it alone
       const hop = this.ctx.nextHop;
       targets = [
-        {
-          uri: this.ctx.msg.requestUri,
-          q: 1,
-          ...(hop === undefined ? {} : { nextHop: typeof hop === 'string' ? hop : undefined }),
-        } as BranchTarget,
+        hop === undefined
+          ? { uri: this.ctx.msg.requestUri, q: 1 }
+          : { uri: this.ctx.msg.requestUri, q: 1, nextHop: hop },
       ];
     }
     const groups = groupByQ(targets);
@@ -246,6 +245,12 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     for (const target of group) if (await this.startBranch(target)) sent++;
     if (sent === 0) this.checkCompletion();
     return sent > 0;
+  }
+
+  /** A relay started outside the script (the next serial group) threw: answer rather than hang. */
+  private relayFailed(e: unknown): void {
+    this.ctx.log.error('relay failed', { error: e as Error });
+    if (!this.finalSent) this.sendBest(this.bestResponse());
   }
 
   /** Builds and sends one branch (RFC 3261 §16.6). */
@@ -487,7 +492,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     if (!this.canceled && best.status < 600 && this.laterGroups.length > 0) {
       // serial forking: the next q group
       const next = this.laterGroups.shift()!;
-      void this.startGroup(next);
+      this.startGroup(next).catch((e: unknown) => this.relayFailed(e));
       return;
     }
     const handler = this.onFailure;

@@ -183,6 +183,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   /** Retransmissions, ACKs for non-2xx and CANCELs of known transactions never reach the script. */
   request(msg: SipRequest, via: Via): boolean {
+    // nothing to match (a stateless deployment): no key to build
+    if (this.servers.size === 0) return false;
     const method = msg.method;
     if (method === 'ACK') {
       const st = this.servers.get(serverKey(msg, via, 'INVITE'));

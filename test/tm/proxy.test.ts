@@ -43,6 +43,10 @@ export default defineRoutes({
       m.tm.appendBranch(req, alt, 0.5);
     }
     if (user === 'local') return m.tm.reply(req, 480, 'Nobody Home');
+    if (user === 'originate' && alt) {
+      const res = await m.tm.newRequest({ method: 'OPTIONS', uri: alt, from: '<sip:olelo@127.0.0.1>', to: '<' + alt + '>' });
+      return m.sl.reply(req, 202, 'Originated ' + res.status);
+    }
     m.rr.recordRoute(req);
     await m.tm.relay(req);
   },
@@ -286,6 +290,22 @@ describe('stateful proxy (tm)', () => {
     assert.equal(res(await uac.next(has(callId, 'SIP/2.0 480'))).reasonPhrase, 'Nobody Home');
     // Timer G: the 480 comes again after T1 (100 ms in this test)
     assert.equal(res(await uac.next(has(callId, 'SIP/2.0 480'), 1000)).status, 480);
+  });
+
+  it('originates a request of its own and learns its final response (t.newRequest)', async () => {
+    const { text, callId } = invite(
+      uac,
+      port,
+      `sip:originate@127.0.0.1:${port}`,
+      [`X-Alt: sip:bob@127.0.0.1:${uas2.port}`],
+      'MESSAGE',
+    );
+    uac.send(text, port);
+    const options = req(await uas2.next((t) => t.startsWith('OPTIONS sip:bob@')));
+    assert.equal(options.via.length, 1);
+    assert.equal(options.via[0]!.port, port);
+    respond(uas2, options, port, 200, 'OK', 'uas2');
+    assert.equal(res(await uac.next(has(callId, 'SIP/2.0 202'))).reasonPhrase, 'Originated 200');
   });
 
   it('counts transactions and replies', () => {

@@ -51,7 +51,6 @@ export const rrModule = defineModule({
           if (!isSipUri(route.uri) || !isOurs(route.uri)) break;
           msg.removeHeaderValue('route', 'first');
         }
-        req.routed = true;
         return true;
       },
     };

@@ -4,13 +4,13 @@
  */
 import type { RequestContext } from '../../core/context.js';
 import { defineModule } from '../../core/module.js';
-import { resolveTarget, targetOfUri, viaTransport } from '../../core/next-hop.js';
+import { viaTransport } from '../../core/next-hop.js';
 import type { Pipeline } from '../../core/pipeline.js';
 import { s } from '../../core/schema.js';
 import { createRequest, generateBranch, type HeaderList, type RequestOptions } from '../../sip/build.js';
 import type { SipResponse } from '../../sip/message.js';
 import { parseMessage } from '../../sip/parser.js';
-import { isSipUri, parseUri } from '../../sip/uri.js';
+import { formatUri, isSipUri, parseUri } from '../../sip/uri.js';
 import type { ClientTransaction } from '../../tm/client-transaction.js';
 import type {
   BranchHandler,
@@ -118,14 +118,14 @@ async function originate(
   layer: TransactionLayer,
   options: NewRequestOptions,
 ): Promise<SipResponse> {
-  const hop = parseUri(options.nextHop ?? (typeof options.uri === 'string' ? options.uri : ''));
-  const uri = isSipUri(hop) ? hop : undefined;
-  if (uri === undefined) throw new TypeError('newRequest needs a SIP URI to send to');
-  const dest = await resolveTarget(targetOfUri(uri));
-  const listener = core.listeners.find(
-    (l) => l.protocol === dest.protocol && l.family === (dest.address.includes(':') ? 6 : 4),
+  const hop = parseUri(
+    options.nextHop ?? (typeof options.uri === 'string' ? options.uri : formatUri(options.uri)),
   );
-  if (listener === undefined) throw new Error(`no ${dest.protocol} listener to send from`);
+  if (!isSipUri(hop)) throw new TypeError('newRequest needs a SIP URI to send to');
+  // the same RFC 3263 resolution and listener choice as relayed requests
+  const first = (await core.candidates(hop))[0];
+  if (first === undefined) throw new Error(`no listener can reach ${formatUri(hop)}`);
+  const { destination: dest, listener } = first;
   const branch = generateBranch();
   const via = `SIP/2.0/${viaTransport(listener.protocol)} ${listener.advertisedHost}:${listener.advertisedPort};branch=${branch}`;
   const req = createRequest({ ...options, via: [via] });
@@ -157,7 +157,7 @@ async function originate(
       req.method,
       data,
       template,
-      { ...dest, listener },
+      dest,
     );
     ct.start();
   });
