@@ -614,7 +614,7 @@ export class Pipeline implements CoreServices {
   send(
     data: Buffer,
     dest: Destination,
-    onFailure: (error: TransportError) => void,
+    onFailure?: (error: TransportError) => void,
   ): TransportError | undefined {
     return this.transport.send(data, dest, onFailure);
   }

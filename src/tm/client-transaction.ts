@@ -42,7 +42,7 @@ export interface ClientTransactionUser {
 export interface ClientTransactionHost {
   readonly timers: TimerService;
   readonly settings: TimerSettings;
-  send(data: Buffer, dest: Destination, onFailure: (e: TransportError) => void): TransportError | undefined;
+  send(data: Buffer, dest: Destination, onFailure?: (e: TransportError) => void): TransportError | undefined;
   clientTerminated(ct: ClientTransaction): void;
   countRetransmission(): void;
 }
@@ -58,8 +58,11 @@ export class ClientTransaction implements TimerOwner {
   readonly destination: Destination;
   /** The request as sent (kept for retransmissions; released once they are over). */
   request: Buffer;
-  /** What ACK and CANCEL for this request repeat of it. */
-  readonly template: RequestTemplate;
+  /**
+   * What ACK and CANCEL for this request repeat of it; released with the request once a final response
+   * came (nothing is built from it after that, and its strings may hold the whole message).
+   */
+  template: RequestTemplate | undefined;
   state: ClientState;
   /** Status of the last response received (0 before any). */
   lastStatus = 0;
@@ -76,7 +79,8 @@ export class ClientTransaction implements TimerOwner {
   private ack: Buffer | undefined;
   /** A CANCEL was sent for this INVITE (RFC 3261 §9.1). */
   private cancelSent = false;
-  private readonly onSendFailure: (e: TransportError) => void;
+  /** Told when a message queued on a connection being opened fails (streams only: UDP fails at once). */
+  private readonly onSendFailure: ((e: TransportError) => void) | undefined;
 
   constructor(
     host: ClientTransactionHost,
@@ -98,7 +102,7 @@ export class ClientTransaction implements TimerOwner {
     this.request = request;
     this.template = template;
     this.state = this.isInvite ? 'calling' : 'trying';
-    this.onSendFailure = () => this.transportFailed();
+    this.onSendFailure = this.reliable ? () => this.transportFailed() : undefined;
   }
 
   /** Moves to `next`, asserting the transition is legal. */
@@ -111,7 +115,10 @@ export class ClientTransaction implements TimerOwner {
     }
     this.state = next;
     // no more retransmissions of the request after a final response: let its bytes go
-    if (next === 'completed' || next === 'accepted' || next === 'terminated') this.request = NO_BYTES;
+    if (next === 'completed' || next === 'accepted' || next === 'terminated') {
+      this.request = NO_BYTES;
+      this.template = undefined;
+    }
     if (next === 'terminated') {
       this.retransmitTimer?.cancel();
       this.timeoutTimer?.cancel();
@@ -178,7 +185,8 @@ export class ClientTransaction implements TimerOwner {
         return;
       }
       // RFC 3261 §17.1.1.3: ACK for a non-2xx final response, hop by hop
-      this.ack = buildFromTemplate(this.template, 'ACK', res.getHeader('to') ?? this.template.to);
+      const t = this.template!;
+      this.ack = buildFromTemplate(t, 'ACK', res.getHeader('to') ?? t.to);
       this.transmit(this.ack);
       this.to('completed');
       // Timer D: 32 s over unreliable transports (at least 64*T1 would also do), 0 over reliable ones

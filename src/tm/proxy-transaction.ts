@@ -591,18 +591,13 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
 
   private sendCancel(branch: Branch): void {
     const ct = branch.ct;
-    if (ct === undefined || branch.cancelSent) return;
+    const template = ct?.template;
+    // no template: the branch's transaction already has its final response (nothing to cancel)
+    if (ct === undefined || template === undefined || branch.cancelSent) return;
     branch.cancelSent = true;
     ct.canceled();
-    const data = buildFromTemplate(ct.template, 'CANCEL');
-    const cancel = this.layer.createClient(
-      { clientResponse() {}, clientFailed() {} },
-      ct.branch,
-      'CANCEL',
-      data,
-      ct.template,
-      ct.destination,
-    );
+    const data = buildFromTemplate(template, 'CANCEL');
+    const cancel = this.layer.createClient(IGNORE, ct.branch, 'CANCEL', data, template, ct.destination);
     cancel.start();
   }
 
@@ -630,28 +625,32 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
       this.layer.transactionEnded(this);
     }
     if (!this.allBranchesDone()) return;
-    const late = lateResponses(this.st);
     for (const b of this.branches) {
       if (b.ct === undefined) continue;
-      b.ct.user = late;
-      b.ct.context = undefined;
+      b.ct.user = LATE_RESPONSES;
+      b.ct.context = this.st;
     }
     this.layer.forget(this);
   }
 }
 
-/** After the proxy is done: RFC 6026 — further 2xx of a branch still go upstream, through the server transaction. */
-function lateResponses(st: ServerTransaction): ClientTransactionUser {
-  return {
-    clientResponse(_ct, res) {
-      const status = res.status;
-      if (status < 200 || status >= 300) return;
-      res.popVia();
-      st.respond(res.toBuffer(), status);
-    },
-    clientFailed() {},
-  };
-}
+/**
+ * The user of a branch's client transaction after the proxy is done (its context is then the server
+ * transaction): RFC 6026 — further 2xx of the branch still go upstream, through the server transaction.
+ * One object for all, so a finished transaction keeps nothing of its own for it.
+ */
+const LATE_RESPONSES: ClientTransactionUser = {
+  clientResponse(ct, res) {
+    const status = res.status;
+    if (status < 200 || status >= 300) return;
+    res.popVia();
+    (ct.context as ServerTransaction).respond(res.toBuffer(), status);
+  },
+  clientFailed() {},
+};
+
+/** The user of CANCEL client transactions: their responses end there (RFC 3261 §16.10). */
+const IGNORE: ClientTransactionUser = { clientResponse() {}, clientFailed() {} };
 
 /** Lower is better (RFC 3261 §16.7 step 6). */
 function rank(status: number): number {

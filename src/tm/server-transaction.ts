@@ -34,7 +34,7 @@ const NON_INVITE_TRANSITIONS: Record<ServerState, readonly ServerState[]> = {
 export interface ServerTransactionHost {
   readonly timers: TimerService;
   readonly settings: TimerSettings;
-  send(data: Buffer, dest: Destination, onFailure: (e: TransportError) => void): TransportError | undefined;
+  send(data: Buffer, dest: Destination, onFailure?: (e: TransportError) => void): TransportError | undefined;
   /** Called once when the transaction reaches Terminated. */
   serverTerminated(st: ServerTransaction): void;
   /** Counters. */
@@ -54,7 +54,10 @@ export class ServerTransaction implements TimerOwner {
   /** Where responses go (RFC 3261 §18.2.2). */
   readonly replyDestination: Destination;
   state: ServerState;
-  /** The last response sent, for retransmissions. */
+  /**
+   * The last response sent, for retransmissions (not kept in Accepted: a 2xx is the UAS's to retransmit,
+   * and the transaction waits out Timer L with as little as it can, RFC 6026 §7.1).
+   */
   lastResponse: Buffer | undefined;
   lastStatus = 0;
   /** The To-tag of the final response (for RFC 2543 ACK matching and local replies). */
@@ -63,7 +66,8 @@ export class ServerTransaction implements TimerOwner {
   private retransmitTimer: Timer | undefined;
   private waitTimer: Timer | undefined;
   private retransmitInterval = 0;
-  private readonly onSendFailure: (e: TransportError) => void;
+  /** Told when a message queued on a connection being opened fails (streams only: UDP fails at once). */
+  private readonly onSendFailure: ((e: TransportError) => void) | undefined;
 
   constructor(
     host: ServerTransactionHost,
@@ -82,10 +86,7 @@ export class ServerTransaction implements TimerOwner {
     this.replyDestination = replyDestination;
     // RFC 3261 §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2 non-INVITE in Trying
     this.state = this.isInvite ? 'proceeding' : 'trying';
-    this.onSendFailure = () => {
-      // RFC 3261 §17.2.4: a transport failure while sending a response terminates the transaction
-      if (this.state !== 'terminated') this.to('terminated');
-    };
+    this.onSendFailure = this.reliable ? () => this.sendFailed() : undefined;
   }
 
   /** Moves to `next`, asserting the transition is legal. */
@@ -130,9 +131,16 @@ export class ServerTransaction implements TimerOwner {
   respond(data: Buffer, status: number): void {
     const s = this.state;
     if (s === 'terminated' || s === 'completed' || s === 'confirmed') return;
-    if (s === 'accepted' && (status < 200 || status >= 300)) return; // RFC 6026: only further 2xx pass
-    this.lastResponse = data;
+    if (s === 'accepted') {
+      // RFC 6026 §7.1: further 2xx pass to the transport; nothing is kept for retransmission
+      if (status >= 200 && status < 300) this.transmit(data);
+      return;
+    }
     this.lastStatus = status;
+    if (this.isInvite && status >= 200 && status < 300) {
+      // Accepted (below) never replays its response: the 2xx is not kept
+      this.lastResponse = undefined;
+    } else this.lastResponse = data;
     this.transmit(data);
     if (this.state === 'terminated') return; // the send failed
     if (status >= 200) this.request = undefined;
@@ -144,10 +152,8 @@ export class ServerTransaction implements TimerOwner {
     if (this.isInvite) {
       if (status < 300) {
         // RFC 6026 §7.1: Accepted; 2xx retransmissions are the UAS's job, passed on end to end
-        if (s !== 'accepted') {
-          this.to('accepted');
-          this.waitTimer = this.host.timers.start(this, TimerKind.L, 64 * t1);
-        }
+        this.to('accepted');
+        this.waitTimer = this.host.timers.start(this, TimerKind.L, 64 * t1);
         return;
       }
       this.to('completed');
@@ -166,7 +172,12 @@ export class ServerTransaction implements TimerOwner {
 
   private transmit(data: Buffer): void {
     const error = this.host.send(data, this.replyDestination, this.onSendFailure);
-    if (error !== undefined) this.onSendFailure(error);
+    if (error !== undefined) this.sendFailed();
+  }
+
+  /** RFC 3261 §17.2.4: a transport failure while sending a response terminates the transaction. */
+  private sendFailed(): void {
+    if (this.state !== 'terminated') this.to('terminated');
   }
 
   onTimer(kind: number): void {

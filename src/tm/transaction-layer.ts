@@ -43,7 +43,7 @@ export const DEFAULT_TRANSACTION_CONFIG: Readonly<TransactionConfig> = Object.fr
 /** What the layer needs from the server. */
 export interface TransactionLayerOptions {
   core: Pipeline;
-  send(data: Buffer, dest: Destination, onFailure: (e: TransportError) => void): TransportError | undefined;
+  send(data: Buffer, dest: Destination, onFailure?: (e: TransportError) => void): TransportError | undefined;
   stats: StatsRegistry;
   log: Logger;
   config?: Partial<TransactionConfig>;
@@ -117,7 +117,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   // ---------------------------------------------------------------- hosts
 
-  send(data: Buffer, dest: Destination, onFailure: (e: TransportError) => void): TransportError | undefined {
+  send(data: Buffer, dest: Destination, onFailure?: (e: TransportError) => void): TransportError | undefined {
     return this.sender(data, dest, onFailure);
   }
 
