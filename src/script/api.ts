@@ -5,15 +5,25 @@
  */
 import type { ReplyContext, RequestContext } from '../core/context.js';
 import type { ModuleApis } from '../core/module.js';
+import { authModule } from '../modules/auth/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { rrModule } from '../modules/rr/index.js';
 import { sanityModule } from '../modules/sanity/index.js';
 import { slModule } from '../modules/sl/index.js';
 import { tmModule } from '../modules/tm/index.js';
+import { usrlocModule } from '../modules/usrloc/index.js';
 import type { Destination } from '../transport/types.js';
 
 /** The modules every olelo server loads. */
-export const builtinModules = [slModule, maxfwdModule, sanityModule, rrModule, tmModule] as const;
+export const builtinModules = [
+  slModule,
+  maxfwdModule,
+  sanityModule,
+  rrModule,
+  tmModule,
+  authModule,
+  usrlocModule,
+] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
 export type Modules = ModuleApis<typeof builtinModules> & {
@@ -55,6 +65,14 @@ export function defineRoutes<R extends Routes>(routes: R): R {
 export type { Disposition, NextHop } from '../core/context.js';
 export { ReplyContext, RequestContext } from '../core/context.js';
 export type { Logger } from '../core/logger.js';
+export type {
+  AuthApi,
+  AuthenticatedUser,
+  AuthResult,
+  ChallengeOptions,
+  CredentialSource,
+  StoredCredentials,
+} from '../modules/auth/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { RrApi } from '../modules/rr/index.js';
 export type { SanityApi } from '../modules/sanity/index.js';
