@@ -1,0 +1,479 @@
+/**
+ * The storage interface over any SQL driver: the statements are written once, with the dialect's
+ * identifier quoting and upsert form.
+ */
+import { subscriberHashes } from './credentials.js';
+import { fromSqlDatetime, toSqlDatetime, unixNow } from './datetime.js';
+import { StorageError } from './errors.js';
+import { migrate, readTableVersions } from './migrate.js';
+import { quoteIdentifier } from './schema.js';
+import type { Row, SqlDriver, SqlSession, SqlValue } from './sql.js';
+import type {
+  AliasRecord,
+  AliasStore,
+  AppliedMigration,
+  Dialect,
+  DomainRecord,
+  DomainStore,
+  LocationRow,
+  LocationTable,
+  MigrationReport,
+  NewAlias,
+  NewSubscriber,
+  Storage,
+  Subscriber,
+  SubscriberStore,
+} from './types.js';
+
+/** Most placeholders in one `IN (...)` list. */
+const BATCH = 500;
+
+const text = (value: unknown): string => (value === null || value === undefined ? '' : String(value));
+const optionalText = (value: unknown): string | undefined =>
+  value === null || value === undefined || value === '' ? undefined : String(value);
+const integer = (value: unknown, fallback = 0): number =>
+  value === null || value === undefined ? fallback : Number(value);
+
+/** Turns a unique-constraint refusal into `exists` with a message about the row. */
+async function unlessExists<T>(write: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof StorageError && error.code === 'conflict')
+      throw new StorageError('exists', `${what} exists already`, { cause: error });
+    throw error;
+  }
+}
+
+class SqlSubscribers implements SubscriberStore {
+  private readonly select: string;
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly q: (name: string) => string,
+  ) {
+    const columns = [
+      'id',
+      'username',
+      'domain',
+      'password',
+      'ha1',
+      'ha1b',
+      'email_address',
+      'datetime_created',
+    ];
+    this.select = `SELECT ${columns.map(q).join(', ')} FROM ${q('subscriber')}`;
+  }
+
+  private static record(row: Row): Subscriber {
+    return {
+      id: Number(row.id),
+      username: text(row.username),
+      domain: text(row.domain),
+      password: optionalText(row.password),
+      ha1: text(row.ha1),
+      ha1b: text(row.ha1b),
+      emailAddress: optionalText(row.email_address),
+      created:
+        row.datetime_created === null || row.datetime_created === undefined
+          ? undefined
+          : fromSqlDatetime(row.datetime_created),
+    };
+  }
+
+  async add(subscriber: NewSubscriber): Promise<Subscriber> {
+    const { username, password } = subscriber;
+    const domain = subscriber.domain.toLowerCase();
+    let ha1 = subscriber.ha1 ?? '';
+    let ha1b = subscriber.ha1b ?? '';
+    if (password !== undefined) ({ ha1, ha1b } = subscriberHashes(username, domain, password));
+    else if (ha1 === '') throw new StorageError('query', 'a subscriber needs a password or its ha1');
+    const stored = password !== undefined && subscriber.storePassword !== false ? password : '';
+    const q = this.q;
+    await unlessExists(
+      () =>
+        this.db.run(
+          `INSERT INTO ${q('subscriber')} (${['username', 'domain', 'password', 'ha1', 'ha1b', 'email_address', 'datetime_created'].map(q).join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          [username, domain, stored, ha1, ha1b, subscriber.emailAddress ?? null, toSqlDatetime(unixNow())],
+        ),
+      `user ${username}@${domain}`,
+    );
+    const added = await this.get(username, domain);
+    if (added === undefined)
+      throw new StorageError('query', `user ${username}@${domain} vanished after insert`);
+    return added;
+  }
+
+  async get(username: string, domain: string): Promise<Subscriber | undefined> {
+    const q = this.q;
+    const rows = await this.db.all(`${this.select} WHERE ${q('username')} = ? AND ${q('domain')} = ?`, [
+      username,
+      domain.toLowerCase(),
+    ]);
+    return rows.length === 0 ? undefined : SqlSubscribers.record(rows[0]!);
+  }
+
+  async setPassword(
+    username: string,
+    domain: string,
+    password: string,
+    storePassword = true,
+  ): Promise<boolean> {
+    const q = this.q;
+    const lower = domain.toLowerCase();
+    const { ha1, ha1b } = subscriberHashes(username, lower, password);
+    const result = await this.db.run(
+      `UPDATE ${q('subscriber')} SET ${q('password')} = ?, ${q('ha1')} = ?, ${q('ha1b')} = ? WHERE ${q('username')} = ? AND ${q('domain')} = ?`,
+      [storePassword ? password : '', ha1, ha1b, username, lower],
+    );
+    return result.changes > 0;
+  }
+
+  async remove(username: string, domain: string): Promise<boolean> {
+    const q = this.q;
+    const result = await this.db.run(
+      `DELETE FROM ${q('subscriber')} WHERE ${q('username')} = ? AND ${q('domain')} = ?`,
+      [username, domain.toLowerCase()],
+    );
+    return result.changes > 0;
+  }
+
+  async list(filter: { domain?: string } = {}): Promise<Subscriber[]> {
+    const q = this.q;
+    const order = ` ORDER BY ${q('domain')}, ${q('username')}`;
+    const rows =
+      filter.domain === undefined
+        ? await this.db.all(this.select + order)
+        : await this.db.all(`${this.select} WHERE ${q('domain')} = ?${order}`, [filter.domain.toLowerCase()]);
+    return rows.map(SqlSubscribers.record);
+  }
+}
+
+class SqlDomains implements DomainStore {
+  private readonly select: string;
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly q: (name: string) => string,
+  ) {
+    this.select = `SELECT ${['id', 'domain', 'did', 'last_modified'].map(q).join(', ')} FROM ${q('domain')}`;
+  }
+
+  private static record(row: Row): DomainRecord {
+    return {
+      id: Number(row.id),
+      domain: text(row.domain),
+      did: optionalText(row.did),
+      lastModified: fromSqlDatetime(row.last_modified),
+    };
+  }
+
+  async add(domain: string, did?: string): Promise<DomainRecord> {
+    const q = this.q;
+    const lower = domain.toLowerCase();
+    await unlessExists(
+      () =>
+        this.db.run(
+          `INSERT INTO ${q('domain')} (${q('domain')}, ${q('did')}, ${q('last_modified')}) VALUES (?, ?, ?)`,
+          [lower, did ?? null, toSqlDatetime(unixNow())],
+        ),
+      `domain ${lower}`,
+    );
+    const rows = await this.db.all(`${this.select} WHERE ${q('domain')} = ?`, [lower]);
+    return SqlDomains.record(rows[0]!);
+  }
+
+  async remove(domain: string): Promise<boolean> {
+    const q = this.q;
+    const result = await this.db.run(`DELETE FROM ${q('domain')} WHERE ${q('domain')} = ?`, [
+      domain.toLowerCase(),
+    ]);
+    return result.changes > 0;
+  }
+
+  async has(domain: string): Promise<boolean> {
+    const q = this.q;
+    const rows = await this.db.all(`SELECT 1 AS x FROM ${q('domain')} WHERE ${q('domain')} = ?`, [
+      domain.toLowerCase(),
+    ]);
+    return rows.length > 0;
+  }
+
+  async list(): Promise<DomainRecord[]> {
+    return (await this.db.all(`${this.select} ORDER BY ${this.q('domain')}`)).map(SqlDomains.record);
+  }
+}
+
+class SqlAliases implements AliasStore {
+  private readonly select: string;
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly q: (name: string) => string,
+  ) {
+    const columns = ['id', 'alias_username', 'alias_domain', 'username', 'domain'];
+    this.select = `SELECT ${columns.map(q).join(', ')} FROM ${q('dbaliases')}`;
+  }
+
+  private static record(row: Row): AliasRecord {
+    return {
+      id: Number(row.id),
+      aliasUsername: text(row.alias_username),
+      aliasDomain: text(row.alias_domain),
+      username: text(row.username),
+      domain: text(row.domain),
+    };
+  }
+
+  async add(alias: NewAlias): Promise<AliasRecord> {
+    const q = this.q;
+    const aliasDomain = alias.aliasDomain.toLowerCase();
+    const domain = alias.domain.toLowerCase();
+    // dbaliases has no unique index (Kamailio allows several targets); olelo keeps one per alias
+    if ((await this.lookup(alias.aliasUsername, aliasDomain)).length > 0)
+      throw new StorageError('exists', `alias ${alias.aliasUsername}@${aliasDomain} exists already`);
+    await this.db.run(
+      `INSERT INTO ${q('dbaliases')} (${['alias_username', 'alias_domain', 'username', 'domain'].map(q).join(', ')}) VALUES (?, ?, ?, ?)`,
+      [alias.aliasUsername, aliasDomain, alias.username, domain],
+    );
+    const added = await this.lookup(alias.aliasUsername, aliasDomain);
+    return added[added.length - 1]!;
+  }
+
+  async remove(aliasUsername: string, aliasDomain: string): Promise<number> {
+    const q = this.q;
+    const result = await this.db.run(
+      `DELETE FROM ${q('dbaliases')} WHERE ${q('alias_username')} = ? AND ${q('alias_domain')} = ?`,
+      [aliasUsername, aliasDomain.toLowerCase()],
+    );
+    return result.changes;
+  }
+
+  async lookup(aliasUsername: string, aliasDomain: string): Promise<AliasRecord[]> {
+    const q = this.q;
+    const rows = await this.db.all(
+      `${this.select} WHERE ${q('alias_username')} = ? AND ${q('alias_domain')} = ? ORDER BY ${q('id')}`,
+      [aliasUsername, aliasDomain.toLowerCase()],
+    );
+    return rows.map(SqlAliases.record);
+  }
+
+  async list(target?: { username: string; domain: string }): Promise<AliasRecord[]> {
+    const q = this.q;
+    const order = ` ORDER BY ${q('alias_domain')}, ${q('alias_username')}, ${q('id')}`;
+    const rows =
+      target === undefined
+        ? await this.db.all(this.select + order)
+        : await this.db.all(`${this.select} WHERE ${q('username')} = ? AND ${q('domain')} = ?${order}`, [
+            target.username,
+            target.domain.toLowerCase(),
+          ]);
+    return rows.map(SqlAliases.record);
+  }
+}
+
+/** The `location` columns in the order of {@link locationValues}. */
+const LOCATION_COLUMNS = [
+  'ruid',
+  'username',
+  'domain',
+  'contact',
+  'received',
+  'path',
+  'expires',
+  'q',
+  'callid',
+  'cseq',
+  'last_modified',
+  'flags',
+  'cflags',
+  'user_agent',
+  'socket',
+  'methods',
+  'instance',
+  'reg_id',
+  'server_id',
+  'connection_id',
+  'keepalive',
+  'partition',
+] as const;
+
+const nullIfEmpty = (value: string): string | null => (value === '' ? null : value);
+
+function locationValues(row: LocationRow): SqlValue[] {
+  return [
+    row.ruid,
+    row.username,
+    nullIfEmpty(row.domain),
+    row.contact,
+    nullIfEmpty(row.received),
+    nullIfEmpty(row.path),
+    toSqlDatetime(row.expires),
+    row.q / 1000,
+    row.callId,
+    row.cseq,
+    toSqlDatetime(row.lastModified),
+    row.flags,
+    row.cflags,
+    row.userAgent,
+    nullIfEmpty(row.socket),
+    row.methods < 0 ? null : row.methods,
+    nullIfEmpty(row.instance),
+    row.regId,
+    row.serverId,
+    row.connectionId,
+    row.keepalive,
+    row.partition ?? 0,
+  ];
+}
+
+function locationRow(row: Row): LocationRow {
+  return {
+    ruid: text(row.ruid),
+    username: text(row.username),
+    domain: text(row.domain),
+    contact: text(row.contact),
+    received: text(row.received),
+    path: text(row.path),
+    expires: fromSqlDatetime(row.expires),
+    q: Math.round(Number(row.q ?? 1) * 1000),
+    callId: text(row.callid),
+    cseq: integer(row.cseq),
+    lastModified: fromSqlDatetime(row.last_modified),
+    flags: integer(row.flags),
+    cflags: integer(row.cflags),
+    userAgent: text(row.user_agent),
+    socket: text(row.socket),
+    methods: integer(row.methods, -1),
+    instance: text(row.instance),
+    regId: integer(row.reg_id),
+    serverId: integer(row.server_id),
+    connectionId: integer(row.connection_id),
+    keepalive: integer(row.keepalive),
+    partition: integer(row.partition),
+  };
+}
+
+class SqlLocation implements LocationTable {
+  private readonly select: string;
+  private readonly upsertSql: string;
+  private readonly aorWhere: { withDomain: string; withoutDomain: string };
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly q: (name: string) => string,
+    dialect: Dialect,
+  ) {
+    const columns = LOCATION_COLUMNS.map(q);
+    this.select = `SELECT ${columns.join(', ')} FROM ${q('location')}`;
+    const insert = `INSERT INTO ${q('location')} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    const updated = columns.slice(1);
+    this.upsertSql =
+      dialect === 'mysql'
+        ? `${insert} ON DUPLICATE KEY UPDATE ${updated.map((c) => `${c} = VALUES(${c})`).join(', ')}`
+        : `${insert} ON CONFLICT (${q('ruid')}) DO UPDATE SET ${updated.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+    this.aorWhere = {
+      withDomain: `WHERE ${q('username')} = ? AND ${q('domain')} = ?`,
+      // usrloc without domains writes NULL; '' is accepted too
+      withoutDomain: `WHERE ${q('username')} = ? AND (${q('domain')} IS NULL OR ${q('domain')} = '')`,
+    };
+  }
+
+  private aor(username: string, domain: string): { where: string; params: SqlValue[] } {
+    return domain === ''
+      ? { where: this.aorWhere.withoutDomain, params: [username] }
+      : { where: this.aorWhere.withDomain, params: [username, domain] };
+  }
+
+  async loadAll(): Promise<LocationRow[]> {
+    const q = this.q;
+    const rows = await this.db.all(`${this.select} ORDER BY ${q('username')}, ${q('domain')}, ${q('id')}`);
+    return rows.map(locationRow);
+  }
+
+  async lookup(username: string, domain: string): Promise<LocationRow[]> {
+    const { where, params } = this.aor(username, domain);
+    const rows = await this.db.all(`${this.select} ${where} ORDER BY ${this.q('id')}`, params);
+    return rows.map(locationRow);
+  }
+
+  async upsert(rows: readonly LocationRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.transaction(async (session: SqlSession) => {
+      for (const row of rows) await session.run(this.upsertSql, locationValues(row));
+    });
+  }
+
+  async delete(ruids: readonly string[]): Promise<void> {
+    const q = this.q;
+    for (let i = 0; i < ruids.length; i += BATCH) {
+      const batch = ruids.slice(i, i + BATCH);
+      await this.db.run(
+        `DELETE FROM ${q('location')} WHERE ${q('ruid')} IN (${batch.map(() => '?').join(', ')})`,
+        batch,
+      );
+    }
+  }
+
+  async deleteAor(username: string, domain: string): Promise<number> {
+    const { where, params } = this.aor(username, domain);
+    return (await this.db.run(`DELETE FROM ${this.q('location')} ${where}`, params)).changes;
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    const q = this.q;
+    // expires 0 (permanent) is stored as the local rendering of the epoch
+    const result = await this.db.run(
+      `DELETE FROM ${q('location')} WHERE ${q('expires')} > ? AND ${q('expires')} <= ?`,
+      [toSqlDatetime(0), toSqlDatetime(now)],
+    );
+    return result.changes;
+  }
+}
+
+/** {@link Storage} over a SQL driver. */
+export class SqlStorage implements Storage {
+  readonly dialect: Dialect;
+  readonly subscribers: SubscriberStore;
+  readonly domains: DomainStore;
+  readonly aliases: AliasStore;
+  readonly location: LocationTable;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly driver: SqlDriver,
+    readonly url: string,
+  ) {
+    this.dialect = driver.dialect;
+    const q = (name: string) => quoteIdentifier(driver.dialect, name);
+    this.subscribers = new SqlSubscribers(driver, q);
+    this.domains = new SqlDomains(driver, q);
+    this.aliases = new SqlAliases(driver, q);
+    this.location = new SqlLocation(driver, q, driver.dialect);
+  }
+
+  migrate(): Promise<MigrationReport> {
+    return this.driver.exclusive((session) => migrate(session, this.dialect));
+  }
+
+  tableVersions(): Promise<Record<string, number>> {
+    return readTableVersions(this.driver, this.dialect);
+  }
+
+  async appliedMigrations(): Promise<AppliedMigration[]> {
+    const q = (name: string) => quoteIdentifier(this.dialect, name);
+    const rows = await this.driver.all(
+      `SELECT ${q('id')}, ${q('name')}, ${q('applied_at')} FROM ${q('olelo_migrations')} ORDER BY ${q('id')}`,
+    );
+    return rows.map((row) => ({
+      id: Number(row.id),
+      name: text(row.name),
+      appliedAt: fromSqlDatetime(row.applied_at),
+    }));
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.driver.close();
+    return this.closing;
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The storage contract: the records olelo keeps and the one interface every database driver implements.
+ * Tables and columns are Kamailio's (`subscriber`, `domain`, `dbaliases`, `location`, `version`); record
+ * fields are their columns camel-cased. Times are Unix seconds.
+ */
+
+/** The database engines olelo speaks to. */
+export type Dialect = 'sqlite' | 'postgres' | 'mysql';
+
+/** An account that can authenticate: a row of `subscriber`. */
+export interface Subscriber {
+  readonly id: number;
+  /** The user part of the AOR (case-sensitive, as SIP user parts are). */
+  readonly username: string;
+  /** The domain of the AOR, lower-case; also the digest realm olelo uses. */
+  readonly domain: string;
+  /** The plain password; `undefined` when only the hashes are stored (an empty column). */
+  readonly password: string | undefined;
+  /** MD5(username:realm:password), lower-case hex (RFC 2617 §3.2.2.2, A1). */
+  readonly ha1: string;
+  /** MD5(username@domain:realm:password), for clients that send `username="user@domain"`. */
+  readonly ha1b: string;
+  /** olelo addition (`email_address`); `undefined` when not set. */
+  readonly emailAddress: string | undefined;
+  /** olelo addition (`datetime_created`); `undefined` for accounts another tool added. */
+  readonly created: number | undefined;
+}
+
+/** What {@link SubscriberStore.add} takes: a password (hashed here), or hashes computed elsewhere. */
+export interface NewSubscriber {
+  username: string;
+  domain: string;
+  /** The plain password; `ha1` and `ha1b` are computed from it with the domain as realm. */
+  password?: string;
+  /** With a password: keep the plain text too (default), or only its hashes (Kamailio's `STORE_PLAINTEXT_PW=0`). */
+  storePassword?: boolean;
+  /** Precomputed hashes, when no password is given. */
+  ha1?: string;
+  ha1b?: string;
+  emailAddress?: string;
+}
+
+/** The `subscriber` table. */
+export interface SubscriberStore {
+  /** Adds an account; rejects with a {@link StorageError} `exists` when username@domain is taken. */
+  add(subscriber: NewSubscriber): Promise<Subscriber>;
+  get(username: string, domain: string): Promise<Subscriber | undefined>;
+  /** Sets a new password (and hashes); resolves false for an unknown account. */
+  setPassword(username: string, domain: string, password: string, storePassword?: boolean): Promise<boolean>;
+  /** Removes an account; resolves false when there was none. */
+  remove(username: string, domain: string): Promise<boolean>;
+  /** Every account, or those of one domain, ordered by domain then username. */
+  list(filter?: { domain?: string }): Promise<Subscriber[]>;
+}
+
+/** A domain this server is responsible for: a row of `domain` (Kamailio's multi-domain support). */
+export interface DomainRecord {
+  readonly id: number;
+  /** Lower-case. */
+  readonly domain: string;
+  /** Domain id grouping several names of one domain (`did`); `undefined` when not set. */
+  readonly did: string | undefined;
+  readonly lastModified: number;
+}
+
+/** The `domain` table. */
+export interface DomainStore {
+  /** Adds a domain; rejects with a {@link StorageError} `exists` when it is there already. */
+  add(domain: string, did?: string): Promise<DomainRecord>;
+  remove(domain: string): Promise<boolean>;
+  has(domain: string): Promise<boolean>;
+  list(): Promise<DomainRecord[]>;
+}
+
+/** An alias: requests to alias_username@alias_domain go to username@domain (a row of `dbaliases`). */
+export interface AliasRecord {
+  readonly id: number;
+  readonly aliasUsername: string;
+  readonly aliasDomain: string;
+  readonly username: string;
+  readonly domain: string;
+}
+
+/** What {@link AliasStore.add} takes. */
+export type NewAlias = Omit<AliasRecord, 'id'>;
+
+/** The `dbaliases` table. */
+export interface AliasStore {
+  /** Adds an alias; rejects with a {@link StorageError} `exists` when the alias is taken. */
+  add(alias: NewAlias): Promise<AliasRecord>;
+  /** Removes an alias (every target it had); resolves with how many rows went. */
+  remove(aliasUsername: string, aliasDomain: string): Promise<number>;
+  /** The targets of an alias (Kamailio allows several); empty when it is none. */
+  lookup(aliasUsername: string, aliasDomain: string): Promise<AliasRecord[]>;
+  /** Every alias, or those pointing at one account. */
+  list(target?: { username: string; domain: string }): Promise<AliasRecord[]>;
+}
+
+/**
+ * A row of `location`: one contact bound to an AOR. Conventions (shared with the usrloc module): an
+ * absent string is `''` (NULL in the column), `methods` is -1 for NULL, `q` is in thousandths (the column
+ * holds q/1000; -1 = no q), `expires` 0 = permanent.
+ */
+export interface LocationRow {
+  /** Unique record id; the key of upserts and deletes. */
+  readonly ruid: string;
+  readonly username: string;
+  /** `''` when the AOR has no domain (the column is NULL). */
+  readonly domain: string;
+  readonly contact: string;
+  readonly received: string;
+  readonly path: string;
+  readonly expires: number;
+  readonly q: number;
+  readonly callId: string;
+  readonly cseq: number;
+  readonly lastModified: number;
+  readonly flags: number;
+  readonly cflags: number;
+  readonly userAgent: string;
+  readonly socket: string;
+  readonly methods: number;
+  readonly instance: string;
+  readonly regId: number;
+  readonly serverId: number;
+  readonly connectionId: number;
+  readonly keepalive: number;
+  /** Kamailio's `partition` (0 unless set). */
+  readonly partition?: number;
+}
+
+/** The `location` table, for user location persistence (write-back and database-only modes). */
+export interface LocationTable {
+  /** Every row (at start-up), the rows of one AOR one after another. */
+  loadAll(): Promise<LocationRow[]>;
+  /** The rows of one AOR (`domain` `''` for none), oldest first. */
+  lookup(username: string, domain: string): Promise<LocationRow[]>;
+  /** Inserts or replaces rows by ruid, in one transaction. */
+  upsert(rows: readonly LocationRow[]): Promise<void>;
+  /** Deletes rows by ruid; unknown ruids are ignored. */
+  delete(ruids: readonly string[]): Promise<void>;
+  /** Deletes every row of an AOR; resolves with how many. */
+  deleteAor(username: string, domain: string): Promise<number>;
+  /** Deletes rows with `0 < expires <= now` (permanent ones stay); resolves with how many. */
+  deleteExpired(now: number): Promise<number>;
+}
+
+/** One applied olelo migration. */
+export interface AppliedMigration {
+  readonly id: number;
+  readonly name: string;
+  readonly appliedAt: number;
+}
+
+/** What {@link Storage.migrate} did. */
+export interface MigrationReport {
+  /** Migrations applied by this call, in order (empty when the schema was current). */
+  readonly applied: readonly string[];
+  /** Tables this call created. */
+  readonly createdTables: readonly string[];
+  /** Kamailio's `version` rows of the tables olelo uses, after the run. */
+  readonly tableVersions: Readonly<Record<string, number>>;
+}
+
+/** A database: the tables olelo keeps, behind one driver. Every method is safe to call concurrently. */
+export interface Storage {
+  readonly dialect: Dialect;
+  /** The database URL without its password (for logs and messages). */
+  readonly url: string;
+  readonly subscribers: SubscriberStore;
+  readonly domains: DomainStore;
+  readonly aliases: AliasStore;
+  readonly location: LocationTable;
+  /**
+   * Brings the schema up to date: creates missing tables (recording Kamailio's versions in `version`),
+   * applies olelo's pending migrations, then checks that existing Kamailio tables are recent enough.
+   * Idempotent; concurrent runs (several servers, the CLI) wait for each other.
+   */
+  migrate(): Promise<MigrationReport>;
+  /** Kamailio's `version` table: version by table name. */
+  tableVersions(): Promise<Record<string, number>>;
+  /** olelo's migrations applied to this database, in order. */
+  appliedMigrations(): Promise<AppliedMigration[]>;
+  /** Closes connections; pending calls finish first. */
+  close(): Promise<void>;
+}
