@@ -93,7 +93,7 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     let i = 0;
     while (i < startLineEnd && (CHAR_CLASS[head.charCodeAt(i)]! & TOKEN) !== 0) i++;
     if (i === 0) throw new SipParseError('malformed request line', base);
-    method = head.slice(0, i);
+    method = knownMethod(head, i) ?? head.slice(0, i);
     const parts: number[] = [];
     let extraSpace = false;
     while (i < startLineEnd) {
@@ -285,4 +285,28 @@ function parseLength(v: string): number {
     x = x * 10 + c;
   }
   return x > 0x7fffffff ? -1 : x;
+}
+
+/** The common methods, as shared constants: no string per message (and none kept by long-lived state). */
+const KNOWN_METHODS = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'MESSAGE',
+  'INFO',
+  'PRACK',
+  'UPDATE',
+  'REFER',
+];
+
+/** The known method `text` starts with, `length` characters long (case-sensitive, RFC 3261 §7.1). */
+function knownMethod(text: string, length: number): string | undefined {
+  for (const m of KNOWN_METHODS) if (m.length === length && text.startsWith(m)) return m;
+  return undefined;
 }

@@ -5,7 +5,7 @@
 import type { SipResponse } from '../sip/message.js';
 import type { Destination, TransportError } from '../transport/types.js';
 import { TimerKind, type TimerSettings } from './timer-values.js';
-import type { Timer, TimerOwner, TimerService } from './timers.js';
+import { cancelTimer, type Timer, type TimerOwner, type TimerService } from './timers.js';
 
 /** States of a client transaction (INVITE: Calling, Proceeding, Completed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
@@ -120,9 +120,9 @@ export class ClientTransaction implements TimerOwner {
       this.template = undefined;
     }
     if (next === 'terminated') {
-      this.retransmitTimer?.cancel();
-      this.timeoutTimer?.cancel();
-      this.waitTimer?.cancel();
+      this.retransmitTimer = cancelTimer(this.retransmitTimer);
+      this.timeoutTimer = cancelTimer(this.timeoutTimer);
+      this.waitTimer = cancelTimer(this.waitTimer);
       this.host.clientTerminated(this);
     }
   }
@@ -168,16 +168,16 @@ export class ClientTransaction implements TimerOwner {
       }
       this.lastStatus = status;
       if (status < 200) {
-        this.retransmitTimer?.cancel();
+        this.retransmitTimer = cancelTimer(this.retransmitTimer);
         // RFC 3261 §17.1.1.2: Timer B only applies in Calling; from now on the proxy's Timer C
         // (fr_inv_timer, §16.8) decides how long the branch may ring
-        if (s === 'calling' && !this.cancelSent) this.timeoutTimer?.cancel();
+        if (s === 'calling' && !this.cancelSent) this.timeoutTimer = cancelTimer(this.timeoutTimer);
         this.to('proceeding');
         this.user.clientResponse(this, res);
         return;
       }
-      this.retransmitTimer?.cancel();
-      this.timeoutTimer?.cancel();
+      this.retransmitTimer = cancelTimer(this.retransmitTimer);
+      this.timeoutTimer = cancelTimer(this.timeoutTimer);
       if (status < 300) {
         this.to('accepted');
         this.waitTimer = this.host.timers.start(this, TimerKind.M, 64 * this.host.settings.t1);
@@ -207,8 +207,8 @@ export class ClientTransaction implements TimerOwner {
       this.user.clientResponse(this, res);
       return;
     }
-    this.retransmitTimer?.cancel();
-    this.timeoutTimer?.cancel();
+    this.retransmitTimer = cancelTimer(this.retransmitTimer);
+    this.timeoutTimer = cancelTimer(this.timeoutTimer);
     this.to('completed');
     // Timer K: T4 over unreliable transports, 0 over reliable ones
     if (this.reliable) this.to('terminated');
@@ -265,7 +265,7 @@ export class ClientTransaction implements TimerOwner {
     const s = this.state;
     if (!this.isInvite || this.cancelSent || (s !== 'calling' && s !== 'proceeding')) return;
     this.cancelSent = true;
-    this.timeoutTimer?.cancel();
+    this.timeoutTimer = cancelTimer(this.timeoutTimer);
     this.timeoutTimer = this.host.timers.start(this, TimerKind.B, 64 * this.host.settings.t1);
   }
 

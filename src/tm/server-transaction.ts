@@ -7,7 +7,7 @@
 import type { SipRequest } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import { TimerKind, type TimerSettings } from './timer-values.js';
-import type { Timer, TimerOwner, TimerService } from './timers.js';
+import { cancelTimer, type Timer, type TimerOwner, type TimerService } from './timers.js';
 
 /** States of a server transaction (INVITE: Proceeding, Completed, Confirmed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
 export type ServerState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -55,10 +55,11 @@ export class ServerTransaction implements TimerOwner {
   readonly replyDestination: Destination;
   state: ServerState;
   /**
-   * The last response sent, for retransmissions (not kept in Accepted: a 2xx is the UAS's to retransmit,
-   * and the transaction waits out Timer L with as little as it can, RFC 6026 §7.1).
+   * The last response sent, for retransmissions. Not kept where nothing replays it (Accepted: a 2xx is
+   * the UAS's to retransmit, RFC 6026 §7.1; Confirmed). Kept as text while a non-INVITE transaction waits
+   * out Timer J (32 s): one string, rather than a Buffer that may pin an 8 KiB pool slab all that time.
    */
-  lastResponse: Buffer | undefined;
+  lastResponse: Buffer | string | undefined;
   lastStatus = 0;
   /** The To-tag of the final response (for RFC 2543 ACK matching and local replies). */
   toTag: string | undefined;
@@ -99,8 +100,8 @@ export class ServerTransaction implements TimerOwner {
     }
     this.state = next;
     if (next === 'terminated') {
-      this.retransmitTimer?.cancel();
-      this.waitTimer?.cancel();
+      this.retransmitTimer = cancelTimer(this.retransmitTimer);
+      this.waitTimer = cancelTimer(this.waitTimer);
       this.host.serverTerminated(this);
     }
   }
@@ -116,8 +117,9 @@ export class ServerTransaction implements TimerOwner {
   /** An ACK matched this INVITE transaction (RFC 3261 §17.2.1). Returns true when it was absorbed. */
   receiveAck(): boolean {
     if (this.state === 'completed') {
-      this.retransmitTimer?.cancel();
-      this.waitTimer?.cancel();
+      this.retransmitTimer = cancelTimer(this.retransmitTimer);
+      this.waitTimer = cancelTimer(this.waitTimer);
+      this.lastResponse = undefined; // Confirmed replays nothing
       this.to('confirmed');
       // Timer I: absorb ACK retransmissions for T4 (0 over reliable transports)
       if (this.reliable) this.to('terminated');
@@ -167,10 +169,14 @@ export class ServerTransaction implements TimerOwner {
     this.to('completed');
     // Timer J: absorb request retransmissions for 64*T1 (0 over reliable transports)
     if (this.reliable) this.to('terminated');
-    else this.waitTimer = this.host.timers.start(this, TimerKind.J, 64 * t1);
+    else {
+      this.lastResponse = data.toString('latin1');
+      this.waitTimer = this.host.timers.start(this, TimerKind.J, 64 * t1);
+    }
   }
 
-  private transmit(data: Buffer): void {
+  private transmit(response: Buffer | string): void {
+    const data = typeof response === 'string' ? Buffer.from(response, 'latin1') : response;
     const error = this.host.send(data, this.replyDestination, this.onSendFailure);
     if (error !== undefined) this.sendFailed();
   }

@@ -44,6 +44,12 @@ export class Timer {
   }
 }
 
+/** Cancels `t` if set, and returns undefined: `this.t = cancelTimer(this.t)` lets the Timer object go too. */
+export function cancelTimer(t: Timer | undefined): undefined {
+  if (t !== undefined) t.cancel();
+  return undefined;
+}
+
 /** @internal One list of timers of the same duration. */
 export class DurationQueue {
   head: Timer | undefined = undefined;
@@ -73,15 +79,25 @@ export class DurationQueue {
   }
 }
 
-/** The timer service of one transaction layer. */
+/**
+ * The timer service of one transaction layer. Due times are kept in ms since the service started, so
+ * they stay small integers (a timestamp in ms would be a boxed number on every Timer for 12 days).
+ */
 export class TimerService {
   private readonly queues = new Map<number, DurationQueue>();
   private stopped = false;
-  private readonly now: () => number;
+  private readonly clock: () => number;
+  private readonly epoch: number;
 
   /** @param now clock in ms (`Date.now` by default; tests may inject one) */
   constructor(now: () => number = Date.now) {
-    this.now = now;
+    this.clock = now;
+    this.epoch = now();
+  }
+
+  /** ms since the service started. */
+  private now(): number {
+    return this.clock() - this.epoch;
   }
 
   /** Calls `owner.onTimer(kind)` after `delayMs` (rounded to whole ms). */
