@@ -53,7 +53,7 @@ export interface Route {
 /** How the transaction layer sees messages before the script (see tm/transaction-layer.ts). */
 export interface TransactionHooks {
   /** A request before the script: true when a transaction took it (retransmission, ACK, CANCEL). */
-  request(msg: SipRequest, via: Via): boolean;
+  request(msg: SipRequest, via: Via, source: Source): boolean;
   /** A response whose top Via is ours: true when a client transaction took it. */
   response(msg: SipResponse, via: Via): boolean;
   /** The request route went async. */
@@ -219,7 +219,7 @@ export class Pipeline implements CoreServices {
       this.drop('request without a readable Via', source);
       return;
     }
-    if (this.hooks?.request(msg, via) === true) return;
+    if (this.hooks?.request(msg, via, source) === true) return;
     // RFC 3261 §18.2.1 received; RFC 3581 §4 rport (received is then mandatory)
     if (via.rport !== undefined) msg.setTopViaReceived(source.address, source.port);
     else if (bareHost(via.host) !== source.address) msg.setTopViaReceived(source.address, undefined);

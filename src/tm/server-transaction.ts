@@ -46,7 +46,6 @@ export class ServerTransaction implements TimerOwner {
   readonly key: string;
   /** The request, until the final response is sent (then released: only retransmissions remain). */
   request: SipRequest | undefined;
-  readonly source: Source;
   readonly isInvite: boolean;
   readonly reliable: boolean;
   /** How many Via values the request had (a downstream response has one more: ours). */
@@ -61,8 +60,6 @@ export class ServerTransaction implements TimerOwner {
    */
   lastResponse: Buffer | string | undefined;
   lastStatus = 0;
-  /** The To-tag of the final response (for RFC 2543 ACK matching and local replies). */
-  toTag: string | undefined;
   private readonly host: ServerTransactionHost;
   private retransmitTimer: Timer | undefined;
   private waitTimer: Timer | undefined;
@@ -80,7 +77,6 @@ export class ServerTransaction implements TimerOwner {
     this.host = host;
     this.key = key;
     this.request = request;
-    this.source = source;
     this.isInvite = request.method === 'INVITE';
     this.requestViaCount = request.via.length;
     this.reliable = source.protocol !== 'udp';

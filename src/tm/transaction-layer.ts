@@ -12,7 +12,7 @@ import type { Stat, StatsRegistry } from '../core/stats.js';
 import { createResponseBytes, generateTag } from '../sip/build.js';
 import type { Via } from '../sip/headers/via.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
-import type { Destination, TransportError } from '../transport/types.js';
+import type { Destination, Source, TransportError } from '../transport/types.js';
 import {
   ClientTransaction,
   type ClientTransactionHost,
@@ -192,7 +192,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   // ---------------------------------------------------------------- pipeline hooks
 
   /** Retransmissions, ACKs for non-2xx and CANCELs of known transactions never reach the script. */
-  request(msg: SipRequest, via: Via): boolean {
+  request(msg: SipRequest, via: Via, source: Source): boolean {
     // nothing to match (a stateless deployment): no key to build
     if (this.servers.size === 0) return false;
     const method = msg.method;
@@ -212,12 +212,12 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       this.s.absorbed.value++;
       return true;
     }
-    if (method === 'CANCEL') return this.cancel(msg, via);
+    if (method === 'CANCEL') return this.cancel(msg, via, source);
     return false;
   }
 
   /** RFC 3261 §9.2, §16.10: a CANCEL for a transaction we proxy: 200 to it, CANCEL downstream. */
-  private cancel(msg: SipRequest, via: Via): boolean {
+  private cancel(msg: SipRequest, via: Via, source: Source): boolean {
     const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
     const tx = this.proxies.get(invite);
@@ -227,7 +227,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       this.cancelTags.set(invite, toTag);
     }
     const ok = createResponseBytes(msg, 200, { toTag });
-    const dest = replyDestination(msg.topVia, invite.source);
+    const dest = replyDestination(via, source);
     const error = this.send(ok, dest, () => {});
     if (error !== undefined) this.log.info('cannot answer CANCEL', { error: error.message });
     this.countLocalReply();
