@@ -6,7 +6,7 @@
  * the hashes are computed over exactly the bytes that were on the wire. Text the server owns (passwords,
  * configured realms) is turned into such a string of its UTF-8 bytes by the caller (`textToLatin1`).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /** The Digest algorithms olelo verifies (RFC 7616 §6.1 registry, RFC 8760 §2.1). */
 export const DIGEST_ALGORITHMS = [
@@ -60,9 +60,27 @@ export function hexLength(algorithm: DigestAlgorithm): number {
   return HASH_OF[algorithm] === 'md5' ? 32 : 64;
 }
 
+/** `crypto.hash` (Node 20.12+), about twice as fast as `createHash` for short inputs; absent before. */
+const oneShot: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** Lower-case hex of the hash of a latin1 string. */
 export function hashHex(hash: HashName, data: string): string {
-  return createHash(hash).update(data, 'latin1').digest('hex');
+  if (oneShot !== undefined) {
+    // a string is hashed as UTF-8, which is its latin1 bytes only when it is ASCII
+    return oneShot(hash, isAscii(data) ? data : Buffer.from(data, 'latin1'), 'hex');
+  }
+  return crypto.createHash(hash).update(data, 'latin1').digest('hex');
+}
+
+/** Lower-case hex of the hash of bytes. */
+function hashBytesHex(hash: HashName, data: Buffer): string {
+  if (oneShot !== undefined) return oneShot(hash, data, 'hex');
+  return crypto.createHash(hash).update(data).digest('hex');
 }
 
 /** HA1 = H(username ":" realm ":" password) (RFC 7616 §3.4.2), for the hash of `algorithm`. */
@@ -106,12 +124,7 @@ export function computeResponse(input: ResponseInput): string {
   if (isSessionAlgorithm(input.algorithm)) ha1 = hashHex(hash, `${ha1}:${input.nonce}:${input.cnonce ?? ''}`);
   const ha2 =
     input.qop === 'auth-int'
-      ? hashHex(
-          hash,
-          `${input.method}:${input.uri}:${createHash(hash)
-            .update(input.body ?? Buffer.alloc(0))
-            .digest('hex')}`,
-        )
+      ? hashHex(hash, `${input.method}:${input.uri}:${hashBytesHex(hash, input.body ?? Buffer.alloc(0))}`)
       : hashHex(hash, `${input.method}:${input.uri}`);
   if (input.qop === undefined) return hashHex(hash, `${ha1}:${input.nonce}:${ha2}`);
   return hashHex(hash, `${ha1}:${input.nonce}:${input.nc ?? ''}:${input.cnonce ?? ''}:${input.qop}:${ha2}`);
