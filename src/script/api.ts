@@ -11,10 +11,19 @@ import { rrModule } from '../modules/rr/index.js';
 import { sanityModule } from '../modules/sanity/index.js';
 import { slModule } from '../modules/sl/index.js';
 import { tmModule } from '../modules/tm/index.js';
+import { usrlocModule } from '../modules/usrloc/index.js';
 import type { Destination } from '../transport/types.js';
 
 /** The modules every olelo server loads. */
-export const builtinModules = [slModule, maxfwdModule, sanityModule, rrModule, tmModule, authModule] as const;
+export const builtinModules = [
+  slModule,
+  maxfwdModule,
+  sanityModule,
+  rrModule,
+  tmModule,
+  authModule,
+  usrlocModule,
+] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
 export type Modules = ModuleApis<typeof builtinModules> & {
