@@ -11,7 +11,12 @@ import { Myself } from '../../src/core/myself.js';
 import { validate } from '../../src/core/schema.js';
 import { StatsRegistry } from '../../src/core/stats.js';
 import { type AuthResult, DigestAuthenticator } from '../../src/modules/auth/authenticator.js';
-import { type CredentialSource, StaticCredentialSource } from '../../src/modules/auth/credentials.js';
+import {
+  type CredentialSource,
+  chainCredentialSources,
+  StaticCredentialSource,
+  selectHa1,
+} from '../../src/modules/auth/credentials.js';
 import { computeHa1, type DigestAlgorithm } from '../../src/modules/auth/digest.js';
 import { type AuthApi, authModule } from '../../src/modules/auth/index.js';
 import { NonceCountTable, NonceFactory } from '../../src/modules/auth/nonce.js';
@@ -320,6 +325,40 @@ describe('DigestAuthenticator', () => {
     assert.deepEqual(sha!.qop, ['auth']);
     assert.equal(sha!.stale, true);
     assert.equal(digestChallenge(parseAuth(auth.challenges('r')[0]!)).stale, false);
+  });
+});
+
+describe('credential sources', () => {
+  it('static users: `user@domain` in its domain (any case), `user` in every domain, the former first', async () => {
+    const users = new StaticCredentialSource({ 'alice@Example.com': 'a', alice: 'any', bob: 'b' });
+    assert.deepEqual(await users.lookup('alice', 'example.COM'), { password: 'a' });
+    assert.deepEqual(await users.lookup('alice', 'other.org'), { password: 'any' });
+    assert.deepEqual(await users.lookup('bob', 'example.com'), { password: 'b' });
+    assert.equal(await users.lookup('carol', 'example.com'), undefined);
+    assert.equal(await users.lookup('Alice', 'example.com'), undefined);
+  });
+
+  it('a chain answers with the first source that knows the user', async () => {
+    const chain = chainCredentialSources(new StaticCredentialSource({ 'alice@example.com': 'static' }), {
+      lookup: (u) => Promise.resolve(u === 'bob' || u === 'alice' ? { ha1: '0'.repeat(32) } : undefined),
+    });
+    assert.deepEqual(await chain.lookup('alice', 'example.com'), { password: 'static' });
+    assert.deepEqual(await chain.lookup('bob', 'example.com'), { ha1: '0'.repeat(32) });
+    assert.equal(await chain.lookup('carol', 'example.com'), undefined);
+  });
+
+  it('picks the stored hash that fits the algorithm, and none when it does not', () => {
+    const md5 = computeHa1('MD5', 'alice', 'r', 'pw');
+    const sha = computeHa1('SHA-256', 'alice', 'r', 'pw');
+    assert.equal(selectHa1({ password: 'pw' }, 'SHA-256', 'alice', 'r', false), sha);
+    assert.equal(selectHa1({ ha1: md5.toUpperCase() }, 'MD5', 'alice', 'r', false), md5);
+    assert.equal(selectHa1({ ha1: md5 }, 'MD5-sess', 'alice', 'r', false), md5);
+    assert.equal(selectHa1({ ha1: md5 }, 'MD5', 'alice@d', 'r', true), undefined, 'ha1b wanted');
+    assert.equal(selectHa1({ ha1: md5 }, 'SHA-256', 'alice', 'r', false), undefined);
+    assert.equal(selectHa1({ ha1Sha256: sha }, 'SHA-256', 'alice', 'r', false), sha);
+    assert.equal(selectHa1({ ha1Sha256: md5 }, 'SHA-256', 'alice', 'r', false), undefined, 'wrong length');
+    assert.equal(selectHa1({ ha1: 'not hex'.padEnd(32, '!') }, 'MD5', 'alice', 'r', false), undefined);
+    assert.equal(selectHa1({}, 'MD5', 'alice', 'r', false), undefined);
   });
 });
 

@@ -62,6 +62,19 @@ export class StaticCredentialSource implements CredentialSource {
   }
 }
 
+/** A source asking each of `sources` in turn; the first that knows the user answers. */
+export function chainCredentialSources(...sources: CredentialSource[]): CredentialSource {
+  return {
+    async lookup(username, realmOrDomain) {
+      for (const source of sources) {
+        const found = await source.lookup(username, realmOrDomain);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    },
+  };
+}
+
 /**
  * The HA1 (lower-case hex, with the algorithm's hash, before any `-sess` step) to verify a response made
  * by `username` (as the client sent it, latin1) in `realm` (latin1), or `undefined` when the stored

@@ -25,7 +25,7 @@ import { CLOCK_SKEW_MS, NonceCountTable, NonceFactory } from './nonce.js';
 
 export type { AuthenticatedUser, AuthResult, ChallengeOptions } from './authenticator.js';
 export type { CredentialSource, StoredCredentials } from './credentials.js';
-export { StaticCredentialSource } from './credentials.js';
+export { chainCredentialSources, StaticCredentialSource } from './credentials.js';
 export type { DigestAlgorithm, DigestQop } from './digest.js';
 
 /** The `auth` script API. */
@@ -118,7 +118,10 @@ export const authModule = defineModule({
     const lifetime = params.nonceLifetime as number;
     const secret =
       params.secret === undefined ? randomBytes(32) : Buffer.from(params.secret as string, 'utf8');
-    let source: CredentialSource = new StaticCredentialSource(params.users as Record<string, string>);
+    const staticUsers = new StaticCredentialSource(params.users as Record<string, string>);
+    // Database wiring (issue 5): once CoreServices offers the subscriber table, this becomes
+    // `chainCredentialSources(staticUsers, <subscriber table as a CredentialSource>)`.
+    let source: CredentialSource = staticUsers;
     const authenticator = new DigestAuthenticator({
       nonces: new NonceFactory(secret, lifetime),
       counts: new NonceCountTable(params.replayTableSize as number, lifetime + CLOCK_SKEW_MS),
