@@ -350,12 +350,11 @@ export class MemoryLocationStore implements LocationStore {
       if (removed.length > 0) await p.delete(removed);
       let batch: LocationRecord[] = [];
       for (const key of dirty) {
-        for (let b = this.aors.get(key); b !== undefined; b = b.next) {
-          batch.push(this.toRecord(key, b));
-          if (batch.length >= this.batchSize) {
-            await p.upsert(batch);
-            batch = [];
-          }
+        // an AOR's list is read whole before any await, so changes meanwhile cannot cut it short
+        for (let b = this.aors.get(key); b !== undefined; b = b.next) batch.push(this.toRecord(key, b));
+        if (batch.length >= this.batchSize) {
+          await p.upsert(batch);
+          batch = [];
         }
       }
       if (batch.length > 0) await p.upsert(batch);
