@@ -10,7 +10,7 @@ import { s } from '../../core/schema.js';
 import { SipParseError } from '../../sip/errors.js';
 import { latin1ToText } from '../../sip/lexer.js';
 import type { NameAddr } from '../../sip/name-addr.js';
-import { isSipUri } from '../../sip/uri.js';
+import { isSipUri, type SipUri } from '../../sip/uri.js';
 import {
   type AuthenticatedUser,
   type AuthResult,
@@ -145,7 +145,7 @@ export const authModule = defineModule({
       challenges: stat('challenges', '401/407 challenges sent'),
       forbidden: stat('forbidden', 'authenticated requests refused for a From/To identity not the user’s'),
     };
-    const COUNTERS: Record<AuthResult, { value: number }> = {
+    const counterOf: Record<AuthResult, { value: number }> = {
       authorized: stats.authorized,
       'no-credentials': stats.noCredentials,
       invalid: stats.invalid,
@@ -172,7 +172,12 @@ export const authModule = defineModule({
       const msg = req.msg;
       const domain = domainOf(() => (header === 'authorization' ? msg.to : msg.from));
       if (domain !== undefined) return domain;
-      const ruri = req.sipUri;
+      let ruri: SipUri | undefined;
+      try {
+        ruri = req.sipUri;
+      } catch (e) {
+        if (!(e instanceof SipParseError)) throw e;
+      }
       return ruri !== undefined ? latin1ToText(ruri.host).toLowerCase() : req.source.listener.advertisedHost;
     };
 
@@ -184,7 +189,7 @@ export const authModule = defineModule({
       const r = realmFor(req, header, realm);
       const v = await authenticator.verify(req.msg, header, r);
       checked.set(req, v);
-      COUNTERS[v.result].value++;
+      counterOf[v.result].value++;
       if (v.result === 'error') req.log.error('auth: credential source failed', { reason: v.reason });
       else if (v.result !== 'authorized' && req.log.enabled('debug')) {
         req.log.debug('auth: not authorized', { result: v.result, reason: v.reason, realm: r });

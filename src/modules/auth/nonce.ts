@@ -7,19 +7,21 @@
  *
  * ```
  * bytes 0-5    issue time, ms since the epoch, big-endian
- * bytes 6-11   random
- * bytes 12-27  HMAC-SHA-256(secret, bytes 0-11 || realm), first 16 bytes
+ * bytes 6-13   random
+ * bytes 14-29  HMAC-SHA-256(secret, bytes 0-13 || realm), first 16 bytes
  * ```
+ *
+ * 30 bytes are 40 base64 characters with no spare bits, so a nonce has exactly one spelling.
  */
 import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 const TIME_BYTES = 6;
-const RANDOM_BYTES = 6;
+const RANDOM_BYTES = 8;
 const BODY_BYTES = TIME_BYTES + RANDOM_BYTES;
 const MAC_BYTES = 16;
 const NONCE_BYTES = BODY_BYTES + MAC_BYTES;
-/** base64url length of {@link NONCE_BYTES} bytes, unpadded. */
-const NONCE_CHARS = Math.ceil((NONCE_BYTES * 4) / 3);
+/** base64url length of {@link NONCE_BYTES} bytes (a multiple of 3: no padding, no spare bits). */
+const NONCE_CHARS = (NONCE_BYTES / 3) * 4;
 /** Nonces from a clock this far ahead (another server's) are still accepted. */
 export const CLOCK_SKEW_MS = 5000;
 
