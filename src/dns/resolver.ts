@@ -312,6 +312,14 @@ export class SipResolver {
    * all are blacklisted, in which case all are returned so the request can still be tried.
    * Rejects with a {@link DnsError} when nothing resolves.
    */
+  /**
+   * The target of a URI whose host (or maddr) is an IP address, at once and without DNS (RFC 3263 §4.2);
+   * `undefined` when the URI names a host that needs resolving. Throws like {@link resolve} rejects.
+   */
+  literal(uri: SipUri): ResolvedTarget | undefined {
+    return this.#literal(uri);
+  }
+
   resolve(uri: SipUri): Promise<ResolvedTarget[]> {
     try {
       const literal = this.#literal(uri);

@@ -3,7 +3,7 @@
  * response selection, CANCEL, final-response timers and the failure route — Kamailio's tm "cell".
  */
 import { type NextHop, ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
-import type { Candidate } from '../core/pipeline.js';
+import type { Candidate, Route } from '../core/pipeline.js';
 import { createResponse, createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import type { MessageSnapshot, SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination } from '../transport/types.js';
@@ -217,7 +217,17 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
    * `ctx.nextHop`). Targets with different q-values are tried in groups, highest q first (serial forking);
    * targets with equal q in parallel. Resolves true when at least one branch was sent.
    */
-  async relay(): Promise<boolean> {
+  relay(): Promise<boolean> {
+    try {
+      const r = this.relayNow();
+      return typeof r === 'boolean' ? (r ? SENT : NOT_SENT) : r;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** {@link relay}, without a Promise when every next hop is an IP address (the common case). */
+  private relayNow(): boolean | Promise<boolean> {
     if (this.finalSent) return false;
     let targets = this.pending;
     this.pending = [];
@@ -240,9 +250,27 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     return this.startGroup(groups[0]!);
   }
 
-  private async startGroup(group: BranchTarget[]): Promise<boolean> {
+  private startGroup(group: BranchTarget[]): boolean | Promise<boolean> {
     let sent = 0;
-    for (const target of group) if (await this.startBranch(target)) sent++;
+    for (let i = 0; i < group.length; i++) {
+      const r = this.startBranch(group[i]!);
+      if (typeof r !== 'boolean') return this.continueGroup(group, i, r, sent);
+      if (r) sent++;
+    }
+    if (sent === 0) this.checkCompletion();
+    return sent > 0;
+  }
+
+  /** The rest of {@link startGroup} once one branch had to wait (DNS, an async branch handler). */
+  private async continueGroup(
+    group: BranchTarget[],
+    at: number,
+    pending: Promise<boolean>,
+    sentBefore: number,
+  ): Promise<boolean> {
+    let sent = sentBefore;
+    if (await pending) sent++;
+    for (let i = at + 1; i < group.length; i++) if (await this.startBranch(group[i]!)) sent++;
     if (sent === 0) this.checkCompletion();
     return sent > 0;
   }
@@ -253,17 +281,52 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     if (!this.finalSent) this.sendBest(this.bestResponse());
   }
 
-  /** Builds and sends one branch (RFC 3261 §16.6). */
-  private async startBranch(target: BranchTarget): Promise<boolean> {
+  /**
+   * Builds and sends one branch (RFC 3261 §16.6). Synchronous when the next hop needs no DNS and no
+   * branch handler is armed; otherwise the rest happens in {@link finishBranch}.
+   */
+  private startBranch(target: BranchTarget): boolean | Promise<boolean> {
     const ctx = this.ctx;
     const msg = ctx.msg;
     const index = this.branches.length;
     const branch = new Branch(this, index, target);
     this.branches.push(branch);
     const saved = msg.snapshot();
+    let route: Route | undefined | Promise<Route | undefined>;
     try {
       if (target.uri !== msg.requestUri) msg.setUri(target.uri);
-      const route = await this.layer.core.route(ctx, target.nextHop);
+      route = this.layer.core.routeNow(ctx, target.nextHop);
+    } catch (e) {
+      msg.restore(saved);
+      throw e;
+    }
+    if (route instanceof Promise || this.onBranch !== undefined)
+      return this.finishBranch(branch, saved, route);
+    try {
+      if (route === undefined) {
+        // no destination (the core replied if nothing was sent yet): the branch failed locally
+        branch.status = 503;
+        return false;
+      }
+      branch.candidates = route.candidates;
+      branch.prepared = msg.snapshot();
+    } finally {
+      msg.restore(saved);
+    }
+    return this.sendAttempt(branch);
+  }
+
+  /** The rest of {@link startBranch} after waiting for the route or running the branch handler. */
+  private async finishBranch(
+    branch: Branch,
+    saved: MessageSnapshot,
+    routing: Route | undefined | Promise<Route | undefined>,
+  ): Promise<boolean> {
+    const ctx = this.ctx;
+    const msg = ctx.msg;
+    const index = branch.index;
+    try {
+      const route = await routing;
       if (route === undefined) {
         // no destination (the core replied if nothing was sent yet): the branch failed locally
         branch.status = 503;
@@ -492,7 +555,12 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     if (!this.canceled && best.status < 600 && this.laterGroups.length > 0) {
       // serial forking: the next q group
       const next = this.laterGroups.shift()!;
-      this.startGroup(next).catch((e: unknown) => this.relayFailed(e));
+      try {
+        const r = this.startGroup(next);
+        if (typeof r !== 'boolean') r.catch((e: unknown) => this.relayFailed(e));
+      } catch (e) {
+        this.relayFailed(e);
+      }
       return;
     }
     const handler = this.onFailure;
@@ -648,6 +716,9 @@ const LATE_RESPONSES: ClientTransactionUser = {
   },
   clientFailed() {},
 };
+
+const SENT = Promise.resolve(true);
+const NOT_SENT = Promise.resolve(false);
 
 /** The user of CANCEL client transactions: their responses end there (RFC 3261 §16.10). */
 const IGNORE: ClientTransactionUser = { clientResponse() {}, clientFailed() {} };
