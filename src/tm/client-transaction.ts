@@ -49,8 +49,6 @@ export interface ClientTransactionHost {
 
 /** One client transaction. */
 export class ClientTransaction implements TimerOwner {
-  /** Matching key: branch + CSeq method (RFC 3261 §17.1.3). */
-  readonly key: string;
   readonly branch: string;
   readonly method: string;
   readonly isInvite: boolean;
@@ -95,7 +93,6 @@ export class ClientTransaction implements TimerOwner {
     this.user = user;
     this.branch = branch;
     this.method = method;
-    this.key = clientKey(branch, method);
     this.isInvite = method === 'INVITE';
     this.reliable = destination.protocol !== 'udp';
     this.destination = destination;
@@ -273,11 +270,6 @@ export class ClientTransaction implements TimerOwner {
   terminate(): void {
     if (this.state !== 'terminated') this.to('terminated');
   }
-}
-
-/** Matching key of a client transaction: the branch and the CSeq method (RFC 3261 §17.1.3). */
-export function clientKey(branch: string, method: string): string {
-  return `${branch}\u0000${method}`;
 }
 
 /**

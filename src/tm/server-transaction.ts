@@ -60,6 +60,8 @@ export class ServerTransaction implements TimerOwner {
    */
   lastResponse: Buffer | string | undefined;
   lastStatus = 0;
+  /** The proxy transaction working on this request, while it does (the transaction layer's link). */
+  proxy: unknown = undefined;
   private readonly host: ServerTransactionHost;
   private retransmitTimer: Timer | undefined;
   private waitTimer: Timer | undefined;

@@ -17,7 +17,6 @@ import {
   ClientTransaction,
   type ClientTransactionHost,
   type ClientTransactionUser,
-  clientKey,
   type RequestTemplate,
 } from './client-transaction.js';
 import { ProxyTransaction } from './proxy-transaction.js';
@@ -79,8 +78,13 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   readonly core: Pipeline;
   readonly log: Logger;
   private readonly servers = new Map<string, ServerTransaction>();
+  /**
+   * Client transactions by branch (RFC 3261 §17.1.3: branch and CSeq method): the CANCELs we send share
+   * their INVITE's branch, so they have a table of their own; any other method is checked on the match.
+   * Our branches are unique, so no other key is needed, and a response's branch is looked up as it is.
+   */
   private readonly clients = new Map<string, ClientTransaction>();
-  private readonly proxies = new Map<ServerTransaction, ProxyTransaction>();
+  private readonly cancels = new Map<string, ClientTransaction>();
   /** The To-tag of our 200 to CANCELs of an INVITE: the same for every retransmission of the CANCEL. */
   private readonly cancelTags = new WeakMap<ServerTransaction, string>();
   private readonly sender: TransactionLayerOptions['send'];
@@ -151,9 +155,9 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   serverTerminated(st: ServerTransaction): void {
     if (this.servers.get(st.key) === st) this.servers.delete(st.key);
-    const tx = this.proxies.get(st);
+    const tx = st.proxy as ProxyTransaction | undefined;
     if (tx !== undefined) {
-      this.proxies.delete(st);
+      st.proxy = undefined;
       if (!tx.ended) {
         tx.ended = true;
         this.transactionEnded(tx);
@@ -162,12 +166,13 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   clientTerminated(ct: ClientTransaction): void {
-    if (this.clients.get(ct.key) === ct) this.clients.delete(ct.key);
+    const table = ct.method === 'CANCEL' ? this.cancels : this.clients;
+    if (table.get(ct.branch) === ct) table.delete(ct.branch);
   }
 
   /** A proxy transaction has nothing left to do; its server transaction stays for retransmissions. */
   forget(tx: ProxyTransaction): void {
-    if (this.proxies.get(tx.st) === tx) this.proxies.delete(tx.st);
+    if (tx.st.proxy === tx) tx.st.proxy = undefined;
   }
 
   /** A proxy transaction sent its final response (it stays for retransmissions until its ST ends). */
@@ -185,7 +190,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     dest: Destination,
   ): ClientTransaction {
     const ct = new ClientTransaction(this, user, branch, method, data, template, dest);
-    this.clients.set(ct.key, ct);
+    (method === 'CANCEL' ? this.cancels : this.clients).set(ct.branch, ct);
     return ct;
   }
 
@@ -220,7 +225,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   private cancel(msg: SipRequest, via: Via, source: Source): boolean {
     const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
-    const tx = this.proxies.get(invite);
+    const tx = invite.proxy as ProxyTransaction | undefined;
     let toTag = this.cancelTags.get(invite);
     if (toTag === undefined) {
       toTag = generateTag();
@@ -244,8 +249,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const branch = via.branch;
     const method = msg.cseq?.method;
     if (branch === undefined || method === undefined) return false;
-    const ct = this.clients.get(clientKey(branch, method));
-    if (ct === undefined) return false;
+    const ct = (method === 'CANCEL' ? this.cancels : this.clients).get(branch);
+    if (ct === undefined || ct.method !== method) return false;
     ct.receiveResponse(msg);
     return true;
   }
@@ -281,7 +286,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const id = `${this.prefix}${(this.counter++).toString(36)}`;
     const tx = new ProxyTransaction(this, st, ctx, id);
     this.servers.set(st.key, st);
-    this.proxies.set(st, tx);
+    st.proxy = tx;
     ctx.transaction = tx;
     this.s.total.value++;
     this.s.current.value++;
@@ -290,7 +295,11 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   /** Numbers for RPC and tests. */
   get size(): { servers: number; clients: number; timers: number } {
-    return { servers: this.servers.size, clients: this.clients.size, timers: this.timers.size };
+    return {
+      servers: this.servers.size,
+      clients: this.clients.size + this.cancels.size,
+      timers: this.timers.size,
+    };
   }
 
   /** Stops every timer (shutdown). */
