@@ -22,7 +22,8 @@ export const USERS: Record<string, string> = {
  * Contact and `;expires=` (what baresip and JsSIP need to consider themselves registered), and the source
  * it came from is remembered (a stand-in for the location table, used only by the harness self-test:
  * requests marked `X-Test-Deliver` go to the last REGISTER source of their Request-URI user, without
- * authentication). Any other request is authenticated (407), stripped of its credentials, record-routed
+ * authentication; in-dialog requests to a WebSocket client's `.invalid` Contact go to the source its
+ * REGISTER came from). Any other request is authenticated (407), stripped of its credentials, record-routed
  * and relayed statefully to the SIPp UAS.
  */
 export function clientScript(uasPort: number): string {
@@ -30,7 +31,7 @@ export function clientScript(uasPort: number): string {
 import { defineRoutes } from 'olelo/script';
 
 const UAS = 'sip:127.0.0.1:${uasPort}';
-/** user -> where its last authorized REGISTER came from (test stand-in for the location table) */
+/** user (and Contact user) -> where its last authorized REGISTER came from (stand-in for the location table) */
 const lastSource = new Map<string, string>();
 
 export default defineRoutes({
@@ -38,6 +39,10 @@ export default defineRoutes({
     if (!m.maxfwd.process(req, 70)) return m.sl.reply(req, 483, 'Too Many Hops');
     if (req.hasToTag) {
       if (m.rr.looseRoute(req)) {
+        // stand-in for WebSocket contact handling: a JsSIP Contact names an .invalid host (RFC 7118 §5)
+        const user = req.sipUri?.host.endsWith('.invalid') ? req.sipUri.user : undefined;
+        const wsTarget = user === undefined ? undefined : lastSource.get(user);
+        if (wsTarget !== undefined) req.nextHop = wsTarget;
         if (req.method === 'ACK') await m.forward(req);
         else await m.tm.relay(req);
       } else if (req.method !== 'ACK') m.sl.reply(req, 404);
@@ -56,7 +61,10 @@ export default defineRoutes({
       const expires = /;\\s*expires=(\\d+)/i.exec(contact ?? '')?.[1] ?? req.header('expires') ?? '3600';
       if (contact === undefined || contact.trim() === '*' || Number(expires) === 0) return m.sl.reply(req, 200, 'OK');
       const s = req.source;
-      lastSource.set(m.auth.user(req)!.user, 'sip:' + s.address + ':' + s.port + ';transport=' + s.protocol);
+      const source = 'sip:' + s.address + ':' + s.port + ';transport=' + s.protocol;
+      lastSource.set(m.auth.user(req)!.user, source);
+      const contactUser = /<sips?:([^@>;]+)@/.exec(contact)?.[1];
+      if (contactUser !== undefined) lastSource.set(contactUser, source);
       m.sl.reply(req, 200, 'OK', [['Contact', contact.replace(/;\\s*expires=\\d+/gi, '') + ';expires=' + expires]]);
       return;
     }
