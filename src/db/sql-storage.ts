@@ -90,11 +90,18 @@ class SqlSubscribers implements SubscriberStore {
     else if (ha1 === '') throw new StorageError('query', 'a subscriber needs a password or its ha1');
     const stored = password !== undefined && subscriber.storePassword !== false ? password : '';
     const q = this.q;
+    const columns = ['username', 'domain', 'password', 'ha1', 'ha1b', 'datetime_created'];
+    const values: SqlValue[] = [username, domain, stored, ha1, ha1b, toSqlDatetime(unixNow())];
+    // left out when absent, so the column's default applies (NULL, or '' in Kamailio 4.x's NOT NULL column)
+    if (subscriber.emailAddress !== undefined) {
+      columns.push('email_address');
+      values.push(subscriber.emailAddress);
+    }
     await unlessExists(
       () =>
         this.db.run(
-          `INSERT INTO ${q('subscriber')} (${['username', 'domain', 'password', 'ha1', 'ha1b', 'email_address', 'datetime_created'].map(q).join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          [username, domain, stored, ha1, ha1b, subscriber.emailAddress ?? null, toSqlDatetime(unixNow())],
+          `INSERT INTO ${q('subscriber')} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+          values,
         ),
       `user ${username}@${domain}`,
     );

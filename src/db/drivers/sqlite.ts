@@ -2,7 +2,9 @@
  * SQLite through better-sqlite3: the embedded default. One connection per process, in WAL mode so other
  * processes (the CLI) read and write the same file while the server runs; a write waits up to
  * `busyTimeout` for another process's write lock. better-sqlite3 is synchronous: statements run in
- * turn on a queue, and a transaction holds the queue until it ends.
+ * turn on a queue, and a transaction holds the queue until it ends. Connections of one process to the
+ * same file share the queue: a second connection waiting for the write lock would block the thread (the
+ * busy wait is synchronous) while the transaction holding it could never go on.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,6 +14,37 @@ import type { DriverOptions, Row, RunResult, SqlDriver, SqlSession, SqlValue } f
 
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement<unknown[], Row>;
+
+/** The turn queue of each open file, shared by the connections of this process. */
+class TurnQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  users = 0;
+
+  /** Queues `work`; the next one starts when it has settled. */
+  turn<T>(work: () => T | Promise<T>): Promise<T> {
+    const result = this.tail.then(work);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+}
+
+const queues = new Map<string, TurnQueue>();
+
+function queueFor(file: string): TurnQueue {
+  if (file === ':memory:') return new TurnQueue(); // every connection is its own database
+  let queue = queues.get(file);
+  if (queue === undefined) {
+    queue = new TurnQueue();
+    queues.set(file, queue);
+  }
+  queue.users++;
+  return queue;
+}
+
+function releaseQueue(file: string): void {
+  const queue = queues.get(file);
+  if (queue !== undefined && --queue.users <= 0) queues.delete(file);
+}
 
 async function loadBetterSqlite3(): Promise<typeof BetterSqlite3> {
   try {
@@ -45,7 +78,7 @@ export async function openSqlite(file: string, display: string, options: DriverO
     }
     throw new StorageError('connect', `cannot open ${display}: ${errorText(error)}`, { cause: error });
   }
-  return new SqliteDriver(db, display);
+  return new SqliteDriver(db, file, display);
 }
 
 function rethrow(error: unknown, display: string): never {
@@ -62,8 +95,7 @@ function rethrow(error: unknown, display: string): never {
 class SqliteDriver implements SqlDriver {
   readonly dialect = 'sqlite' as const;
   private readonly statements = new Map<string, Statement>();
-  /** The tail of the queue every call waits its turn on. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue: TurnQueue;
   /** Runs statements directly on the connection (inside a queued turn). */
   private readonly direct: SqlSession = {
     all: (sql, params) => Promise.resolve(this.allNow(sql, params)),
@@ -72,8 +104,11 @@ class SqliteDriver implements SqlDriver {
 
   constructor(
     private readonly db: Database,
+    private readonly file: string,
     private readonly display: string,
-  ) {}
+  ) {
+    this.queue = queueFor(file);
+  }
 
   private statement(sql: string): Statement {
     let statement = this.statements.get(sql);
@@ -100,11 +135,8 @@ class SqliteDriver implements SqlDriver {
     }
   }
 
-  /** Queues `work`; the next call starts when it has settled. */
   private turn<T>(work: () => T | Promise<T>): Promise<T> {
-    const result = this.queue.then(work);
-    this.queue = result.catch(() => {});
-    return result;
+    return this.queue.turn(work);
   }
 
   all(sql: string, params?: readonly SqlValue[]): Promise<Row[]> {
@@ -140,6 +172,7 @@ class SqliteDriver implements SqlDriver {
     return this.turn(() => {
       this.statements.clear();
       this.db.close();
+      releaseQueue(this.file);
     });
   }
 }

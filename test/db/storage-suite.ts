@@ -1,0 +1,574 @@
+/**
+ * The storage test suite every driver passes: migrations (empty database, idempotence, concurrent runs,
+ * an existing Kamailio database), CRUD of subscribers, domains, aliases and location, and clear errors.
+ * test/db/{sqlite,postgres,mariadb}.test.ts run it against each engine.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { openStorage, type Storage, StorageError } from '../../src/db/index.js';
+import type { Dialect, LocationRow } from '../../src/db/types.js';
+import { kamailioRows, kamailioTables } from './kamailio-fixture.js';
+
+/** An engine the suite runs on. */
+export interface Backend {
+  readonly dialect: Dialect;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The URL of a new, empty database. */
+  freshUrl(): Promise<string>;
+  /** Runs statements on a database directly (not through olelo), returning the last one's rows. */
+  sql(url: string, ...statements: string[]): Promise<Record<string, unknown>[]>;
+  /** A URL of this engine that nothing answers (a closed port), with a password in it. */
+  unreachableUrl(): Promise<string>;
+}
+
+const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Expects a StorageError with `code`; returns it. */
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<StorageError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof StorageError, `expected a StorageError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected a StorageError ${code}`);
+}
+
+function contact(overrides: Partial<LocationRow> = {}): LocationRow {
+  return {
+    ruid: 'ruid-1',
+    username: 'alice',
+    domain: 'example.com',
+    contact: 'sip:alice@192.0.2.10:5060;transport=tcp',
+    received: 'sip:203.0.113.7:40000;transport=tcp',
+    path: '<sip:edge.example.com;lr>',
+    expires: now() + 3600,
+    q: 500,
+    callId: 'call-id-1@host',
+    cseq: 42,
+    lastModified: now(),
+    flags: 3,
+    cflags: 64,
+    userAgent: 'olelo-test/1.0',
+    socket: 'tcp:192.0.2.1:5060',
+    methods: 8191,
+    instance: '<urn:uuid:00000000-0000-1000-8000-000A95A0E128>',
+    regId: 1,
+    serverId: 7,
+    connectionId: 1234,
+    keepalive: 1,
+    partition: 0,
+    ...overrides,
+  };
+}
+
+export function storageSuite(name: string, backend: Backend): void {
+  describe(`storage on ${name}`, () => {
+    const opened: Storage[] = [];
+    /** Opens a database for the test; closed after the suite. */
+    const open = async (url: string) => {
+      const db = await openStorage(url, { connectTimeout: 5000, busyTimeout: 5000 });
+      opened.push(db);
+      return db;
+    };
+    /** A fresh, migrated database. */
+    const fresh = async () => {
+      const db = await open(await backend.freshUrl());
+      await db.migrate();
+      return db;
+    };
+
+    before(() => backend.start(), { timeout: 120_000 });
+    after(async () => {
+      await Promise.all(opened.map((db) => db.close()));
+      await backend.stop();
+    });
+
+    describe('migrations', () => {
+      it('create the Kamailio tables on an empty database and record their versions', async () => {
+        const db = await open(await backend.freshUrl());
+        assert.equal(db.dialect, backend.dialect);
+        const report = await db.migrate();
+        assert.deepEqual(report.applied.length, 2);
+        assert.deepEqual([...report.createdTables].sort(), [
+          'dbaliases',
+          'domain',
+          'location',
+          'olelo_migrations',
+          'subscriber',
+          'version',
+        ]);
+        assert.deepEqual(report.tableVersions, {
+          version: 1,
+          subscriber: 7,
+          domain: 2,
+          dbaliases: 1,
+          location: 9,
+        });
+        assert.deepEqual(
+          (await db.appliedMigrations()).map((m) => m.id),
+          [1, 2],
+        );
+        const applied = (await db.appliedMigrations())[0]!;
+        assert.ok(Math.abs(applied.appliedAt - now()) < 120, 'applied_at is now');
+      });
+
+      it('are idempotent: a second run, and a run from another connection, change nothing', async () => {
+        const url = await backend.freshUrl();
+        const first = await open(url);
+        await first.migrate();
+        await first.subscribers.add({ username: 'alice', domain: 'example.com', password: 'pw' });
+        const again = await first.migrate();
+        assert.deepEqual(again.applied, []);
+        assert.deepEqual(again.createdTables, []);
+        const second = await open(url);
+        const third = await second.migrate();
+        assert.deepEqual(third.applied, []);
+        assert.deepEqual(third.createdTables, []);
+        assert.equal((await second.subscribers.list()).length, 1);
+        assert.deepEqual(await second.tableVersions(), {
+          version: 1,
+          subscriber: 7,
+          domain: 2,
+          dbaliases: 1,
+          location: 9,
+        });
+      });
+
+      it('wait for each other when several processes start at once', async () => {
+        const url = await backend.freshUrl();
+        const dbs = await Promise.all([open(url), open(url), open(url)]);
+        const reports = await Promise.all(dbs.map((db) => db.migrate()));
+        assert.equal(
+          reports.reduce((n, r) => n + r.applied.length, 0),
+          2,
+          'each migration applied once',
+        );
+        assert.deepEqual(
+          (await dbs[0]!.appliedMigrations()).map((m) => m.id),
+          [1, 2],
+        );
+      });
+
+      it('leave an existing Kamailio database as it is and read what Kamailio wrote', async () => {
+        const url = await backend.freshUrl();
+        const ha1 = md5('carol:kamailio.test:carolpw');
+        const ha1b = md5('carol@kamailio.test:kamailio.test:carolpw');
+        await backend.sql(url, ...kamailioTables(backend.dialect), ...kamailioRows(ha1, ha1b));
+        const db = await open(url);
+        const report = await db.migrate();
+        assert.deepEqual(report.createdTables, ['olelo_migrations'], 'no Kamailio table recreated');
+        assert.deepEqual(report.applied.length, 2);
+        const versions = await db.tableVersions();
+        assert.deepEqual(versions, {
+          version: 1,
+          subscriber: 7,
+          domain: 2,
+          dbaliases: 1,
+          location: 9,
+          acc: 5,
+        });
+
+        const carol = await db.subscribers.get('carol', 'kamailio.test');
+        assert.ok(carol);
+        assert.equal(carol.password, 'carolpw');
+        assert.equal(carol.ha1, ha1);
+        assert.equal(carol.ha1b, ha1b);
+        assert.equal(carol.emailAddress, undefined);
+        assert.equal(carol.created, undefined, 'kamctl does not write datetime_created');
+        assert.deepEqual(
+          (await db.domains.list()).map((d) => d.domain),
+          ['kamailio.test'],
+        );
+        assert.deepEqual(
+          (await db.aliases.lookup('1000', 'kamailio.test')).map((a) => `${a.username}@${a.domain}`),
+          ['carol@kamailio.test'],
+        );
+        const [row] = await db.location.lookup('carol', '');
+        assert.ok(row, 'a contact written without domain (use_domain=0) is found with domain ""');
+        assert.equal(row.expires, Math.floor(new Date(2030, 0, 2, 3, 4, 5).getTime() / 1000));
+        assert.equal(row.lastModified, row.expires - 60);
+        assert.equal(row.q, 500);
+        assert.equal(row.methods, 8191);
+        assert.equal(row.received, '');
+        assert.equal(row.instance, '');
+
+        // kamctl keeps working after olelo's additions: its INSERT names only Kamailio's columns
+        await backend.sql(
+          url,
+          "INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES ('dave', 'kamailio.test', 'x', 'h', 'hb')",
+        );
+        assert.equal((await db.subscribers.get('dave', 'kamailio.test'))?.ha1, 'h');
+        await db.subscribers.add({
+          username: 'erin',
+          domain: 'kamailio.test',
+          password: 'erinpw',
+          emailAddress: 'e@x',
+        });
+        const rows = await backend.sql(
+          url,
+          "SELECT username, ha1 FROM subscriber WHERE domain = 'kamailio.test' ORDER BY username",
+        );
+        assert.deepEqual(
+          rows.map((r) => r.username),
+          ['carol', 'dave', 'erin'],
+        );
+        assert.equal(rows[2]!.ha1, md5('erin:kamailio.test:erinpw'));
+        // a second start changes nothing
+        assert.deepEqual((await db.migrate()).applied, []);
+      });
+
+      it('work with the Kamailio 4.x subscriber table (version 6, email_address NOT NULL)', async () => {
+        const url = await backend.freshUrl();
+        await backend.sql(url, ...kamailioTables(backend.dialect, { subscriberVersion: 6 }));
+        const db = await open(url);
+        await db.migrate();
+        const added = await db.subscribers.add({
+          username: 'frank',
+          domain: 'kamailio.test',
+          password: 'pw',
+        });
+        assert.equal(added.emailAddress, undefined);
+        await db.subscribers.add({
+          username: 'gina',
+          domain: 'kamailio.test',
+          password: 'pw',
+          emailAddress: 'g@x',
+        });
+        assert.equal((await db.subscribers.get('gina', 'kamailio.test'))?.emailAddress, 'g@x');
+        assert.equal((await db.tableVersions()).subscriber, 6, 'the version row is Kamailio’s to change');
+      });
+
+      it('refuse a Kamailio table older than olelo can use, naming it', async () => {
+        const url = await backend.freshUrl();
+        await backend.sql(
+          url,
+          ...kamailioTables(backend.dialect),
+          "UPDATE version SET table_version = 6 WHERE table_name = 'location'",
+        );
+        const db = await open(url);
+        const error = await rejectsWith(db.migrate(), 'schema');
+        assert.match(error.message, /table location is at version 6 .*needs 8 or later/);
+      });
+    });
+
+    describe('subscribers', () => {
+      let db: Storage;
+      before(async () => {
+        db = await fresh();
+      });
+
+      it('stores the password and computes ha1 = MD5(user:realm:pass) and ha1b = MD5(user@domain:realm:pass)', async () => {
+        const alice = await db.subscribers.add({
+          username: 'alice',
+          domain: 'Example.COM',
+          password: 'secret',
+          emailAddress: 'alice@example.com',
+        });
+        assert.equal(alice.username, 'alice');
+        assert.equal(alice.domain, 'example.com', 'domains are lower-cased');
+        assert.equal(alice.password, 'secret');
+        assert.equal(alice.ha1, md5('alice:example.com:secret'));
+        assert.equal(alice.ha1b, md5('alice@example.com:example.com:secret'));
+        assert.equal(alice.emailAddress, 'alice@example.com');
+        assert.ok(alice.created !== undefined && Math.abs(alice.created - now()) < 120);
+        assert.deepEqual(await db.subscribers.get('alice', 'example.com'), alice);
+        assert.deepEqual(await db.subscribers.get('alice', 'EXAMPLE.com'), alice);
+        assert.equal(await db.subscribers.get('nobody', 'example.com'), undefined);
+      });
+
+      it('refuses an account that exists', async () => {
+        await db.subscribers.add({ username: 'bob', domain: 'example.com', password: 'a' });
+        const error = await rejectsWith(
+          db.subscribers.add({ username: 'bob', domain: 'example.com', password: 'b' }),
+          'exists',
+        );
+        assert.match(error.message, /user bob@example\.com exists already/);
+        assert.equal((await db.subscribers.get('bob', 'example.com'))?.password, 'a');
+      });
+
+      it('keeps only the hashes when asked, or takes precomputed ones', async () => {
+        const hashed = await db.subscribers.add({
+          username: 'hashonly',
+          domain: 'example.com',
+          password: 'pw',
+          storePassword: false,
+        });
+        assert.equal(hashed.password, undefined);
+        assert.equal(hashed.ha1, md5('hashonly:example.com:pw'));
+        const given = await db.subscribers.add({
+          username: 'given',
+          domain: 'example.com',
+          ha1: 'a'.repeat(32),
+          ha1b: 'b'.repeat(32),
+        });
+        assert.equal(given.password, undefined);
+        assert.equal(given.ha1, 'a'.repeat(32));
+        assert.equal(given.ha1b, 'b'.repeat(32));
+      });
+
+      it('changes a password with its hashes; false for an unknown account', async () => {
+        await db.subscribers.add({ username: 'carl', domain: 'example.com', password: 'old' });
+        assert.equal(await db.subscribers.setPassword('carl', 'example.com', 'new'), true);
+        const carl = await db.subscribers.get('carl', 'example.com');
+        assert.equal(carl?.password, 'new');
+        assert.equal(carl?.ha1, md5('carl:example.com:new'));
+        assert.equal(carl?.ha1b, md5('carl@example.com:example.com:new'));
+        assert.equal(
+          await db.subscribers.setPassword('carl', 'example.com', 'new'),
+          true,
+          'same password again',
+        );
+        assert.equal(await db.subscribers.setPassword('nobody', 'example.com', 'x'), false);
+      });
+
+      it('lists by domain then username, and removes', async () => {
+        await db.subscribers.add({ username: 'zed', domain: 'a.example', password: 'x' });
+        const all = (await db.subscribers.list()).map((s) => `${s.username}@${s.domain}`);
+        assert.deepEqual(
+          all,
+          [...all].sort((x, y) => {
+            const [ux, dx] = x.split('@') as [string, string];
+            const [uy, dy] = y.split('@') as [string, string];
+            return dx.localeCompare(dy) || ux.localeCompare(uy);
+          }),
+        );
+        assert.equal(all[0], 'zed@a.example');
+        assert.deepEqual(
+          (await db.subscribers.list({ domain: 'A.example' })).map((s) => s.username),
+          ['zed'],
+        );
+        assert.equal(await db.subscribers.remove('zed', 'a.example'), true);
+        assert.equal(await db.subscribers.remove('zed', 'a.example'), false);
+        assert.deepEqual(await db.subscribers.list({ domain: 'a.example' }), []);
+      });
+
+      it('keeps user parts and passwords with non-ASCII characters', async () => {
+        const user = await db.subscribers.add({
+          username: 'jürgen',
+          domain: 'example.com',
+          password: 'pässwört',
+        });
+        assert.equal(user.ha1, md5('jürgen:example.com:pässwört'));
+        assert.equal((await db.subscribers.get('jürgen', 'example.com'))?.password, 'pässwört');
+      });
+    });
+
+    describe('domains and aliases', () => {
+      let db: Storage;
+      before(async () => {
+        db = await fresh();
+      });
+
+      it('adds, lists, finds and removes domains', async () => {
+        const added = await db.domains.add('Example.com');
+        assert.equal(added.domain, 'example.com');
+        assert.equal(added.did, undefined);
+        assert.ok(Math.abs(added.lastModified - now()) < 120);
+        await db.domains.add('b.example', 'did-b');
+        await rejectsWith(db.domains.add('EXAMPLE.com'), 'exists');
+        assert.deepEqual(
+          (await db.domains.list()).map((d) => [d.domain, d.did]),
+          [
+            ['b.example', 'did-b'],
+            ['example.com', undefined],
+          ],
+        );
+        assert.equal(await db.domains.has('EXAMPLE.COM'), true);
+        assert.equal(await db.domains.remove('example.com'), true);
+        assert.equal(await db.domains.remove('example.com'), false);
+        assert.equal(await db.domains.has('example.com'), false);
+      });
+
+      it('adds, looks up, lists and removes aliases', async () => {
+        const alias = await db.aliases.add({
+          aliasUsername: '1000',
+          aliasDomain: 'Example.com',
+          username: 'alice',
+          domain: 'example.com',
+        });
+        assert.deepEqual(
+          { ...alias, id: 0 },
+          {
+            id: 0,
+            aliasUsername: '1000',
+            aliasDomain: 'example.com',
+            username: 'alice',
+            domain: 'example.com',
+          },
+        );
+        await db.aliases.add({
+          aliasUsername: 'sales',
+          aliasDomain: 'example.com',
+          username: 'alice',
+          domain: 'example.com',
+        });
+        await db.aliases.add({
+          aliasUsername: 'help',
+          aliasDomain: 'example.com',
+          username: 'bob',
+          domain: 'example.com',
+        });
+        const error = await rejectsWith(
+          db.aliases.add({
+            aliasUsername: '1000',
+            aliasDomain: 'example.com',
+            username: 'bob',
+            domain: 'example.com',
+          }),
+          'exists',
+        );
+        assert.match(error.message, /alias 1000@example\.com exists already/);
+        assert.deepEqual(
+          (await db.aliases.lookup('1000', 'EXAMPLE.com')).map((a) => a.username),
+          ['alice'],
+        );
+        assert.deepEqual(await db.aliases.lookup('nobody', 'example.com'), []);
+        assert.deepEqual(
+          (await db.aliases.list({ username: 'alice', domain: 'example.com' })).map((a) => a.aliasUsername),
+          ['1000', 'sales'],
+        );
+        assert.equal((await db.aliases.list()).length, 3);
+        assert.equal(await db.aliases.remove('sales', 'example.com'), 1);
+        assert.equal(await db.aliases.remove('sales', 'example.com'), 0);
+        assert.equal((await db.aliases.list()).length, 2);
+      });
+    });
+
+    describe('location', () => {
+      let db: Storage;
+      let url: string;
+      before(async () => {
+        url = await backend.freshUrl();
+        db = await open(url);
+        await db.migrate();
+      });
+
+      it('stores every field of a contact and reads it back the same', async () => {
+        const row = contact();
+        await db.location.upsert([row]);
+        assert.deepEqual(await db.location.lookup('alice', 'example.com'), [row]);
+      });
+
+      it('replaces a contact by ruid', async () => {
+        const updated = contact({ cseq: 43, expires: now() + 7200, userAgent: 'new-ua', q: 1000 });
+        await db.location.upsert([updated]);
+        assert.deepEqual(await db.location.lookup('alice', 'example.com'), [updated]);
+      });
+
+      it('writes absent values as NULL, as Kamailio does, and reads them back absent', async () => {
+        const bare = contact({
+          ruid: 'ruid-bare',
+          username: 'nodomain',
+          domain: '',
+          received: '',
+          path: '',
+          socket: '',
+          instance: '',
+          methods: -1,
+          regId: 0,
+        });
+        await db.location.upsert([bare]);
+        assert.deepEqual(await db.location.lookup('nodomain', ''), [bare]);
+        const [raw] = await backend.sql(
+          url,
+          "SELECT domain, received, path, socket, instance, methods, q FROM location WHERE ruid = 'ruid-bare'",
+        );
+        assert.deepEqual(
+          [raw!.domain, raw!.received, raw!.path, raw!.socket, raw!.instance, raw!.methods],
+          [null, null, null, null, null, null],
+        );
+        assert.equal(Number(raw!.q), 0.5, 'q is stored as a fraction');
+      });
+
+      it('upserts a batch, loads everything, deletes by ruid, by AOR and when expired', async () => {
+        const t = now();
+        await db.location.upsert([
+          contact({ ruid: 'b-1', username: 'bob', contact: 'sip:bob@192.0.2.20', expires: t - 10 }),
+          contact({ ruid: 'b-2', username: 'bob', contact: 'sip:bob@192.0.2.21', expires: t + 600 }),
+          contact({ ruid: 'b-3', username: 'bob', contact: 'sip:bob@192.0.2.22', expires: 0 }),
+          contact({ ruid: 'c-1', username: 'carol', contact: 'sip:carol@192.0.2.30', expires: t - 1 }),
+        ]);
+        const all = await db.location.loadAll();
+        assert.deepEqual(
+          all.map((r) => r.ruid),
+          ['ruid-1', 'b-1', 'b-2', 'b-3', 'c-1', 'ruid-bare'],
+        );
+        assert.equal(all.find((r) => r.ruid === 'b-3')?.expires, 0, 'a permanent contact keeps expires 0');
+        assert.equal(await db.location.deleteExpired(t), 2);
+        assert.deepEqual(
+          (await db.location.lookup('bob', 'example.com')).map((r) => r.ruid),
+          ['b-2', 'b-3'],
+        );
+        await db.location.delete(['b-2', 'unknown-ruid']);
+        assert.deepEqual(
+          (await db.location.lookup('bob', 'example.com')).map((r) => r.ruid),
+          ['b-3'],
+        );
+        assert.equal(await db.location.deleteAor('bob', 'example.com'), 1);
+        assert.equal(await db.location.deleteAor('bob', 'example.com'), 0);
+        assert.equal(await db.location.deleteAor('nodomain', ''), 1);
+        assert.deepEqual(
+          (await db.location.loadAll()).map((r) => r.ruid),
+          ['ruid-1'],
+        );
+      });
+
+      it('deletes a large batch of ruids', async () => {
+        const rows = Array.from({ length: 1200 }, (_, i) =>
+          contact({ ruid: `bulk-${i}`, username: `bulk${i % 10}`, contact: `sip:u${i}@192.0.2.1` }),
+        );
+        await db.location.upsert(rows);
+        assert.equal((await db.location.loadAll()).length, 1201);
+        await db.location.delete(rows.map((r) => r.ruid));
+        assert.equal((await db.location.loadAll()).length, 1);
+      });
+    });
+
+    describe('errors', () => {
+      it('a URL of no known kind names the kinds olelo takes', async () => {
+        const error = await rejectsWith(openStorage('oracle://scott:tiger@db/orcl'), 'bad-url');
+        assert.match(error.message, /unsupported database URL 'oracle:\/\/scott@db\/orcl'/);
+        assert.match(error.message, /sqlite:FILE, postgres:\/\/.*mysql:\/\//);
+        assert.doesNotMatch(error.message, /tiger/);
+      });
+
+      it('an unreachable server is named by its URL without the password', async () => {
+        const url = await backend.unreachableUrl();
+        if (backend.dialect === 'sqlite') {
+          const error = await rejectsWith(openStorage(url), 'connect');
+          assert.match(error.message, /cannot open sqlite:/);
+          return;
+        }
+        const started = Date.now();
+        const error = await rejectsWith(openStorage(url, { connectTimeout: 3000 }), 'connect');
+        assert.ok(Date.now() - started < 10_000, 'fails within the connect timeout');
+        const shown = new URL(url);
+        const password = decodeURIComponent(shown.password);
+        shown.password = '';
+        assert.ok(error.message.startsWith(`cannot connect to ${shown.toString()}: `), error.message);
+        assert.ok(!error.message.includes(password), `the password is not in: ${error.message}`);
+        assert.match(error.message, /ECONNREFUSED|refused/i);
+      });
+
+      if (backend.dialect !== 'sqlite') {
+        it('a wrong password or an unknown database is a clear connect error', async () => {
+          const good = new URL(await backend.freshUrl());
+          const wrong = new URL(good);
+          wrong.password = 'wrong-password';
+          const badPassword = await rejectsWith(openStorage(wrong.toString()), 'connect');
+          assert.match(badPassword.message, /authentication failed|Access denied/i);
+          assert.doesNotMatch(badPassword.message, /wrong-password/);
+          const missing = new URL(good);
+          missing.pathname = '/no_such_database';
+          const noDatabase = await rejectsWith(openStorage(missing.toString()), 'connect');
+          assert.match(noDatabase.message, /no_such_database/);
+        });
+      }
+    });
+  });
+}
