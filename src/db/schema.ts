@@ -206,9 +206,11 @@ function typeSql(dialect: Dialect, type: ColumnType): string {
   }
 }
 
-function literal(value: string | number | null): string {
+function literal(value: string | number | null, type: ColumnType): string {
   if (value === null) return 'NULL';
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toFixed(1);
+  // a float default reads `1.0`, as in Kamailio's schema
+  if (typeof value === 'number')
+    return type.kind === 'real' && Number.isInteger(value) ? value.toFixed(1) : String(value);
   return `'${value.replace(/'/g, "''")}'`;
 }
 
@@ -216,7 +218,7 @@ function literal(value: string | number | null): string {
 export function columnSql(dialect: Dialect, column: ColumnDef): string {
   let sql = `${quoteIdentifier(dialect, column.name)} ${typeSql(dialect, column.type)}`;
   if (column.primaryKey) sql += ' PRIMARY KEY';
-  if (column.default !== undefined) sql += ` DEFAULT ${literal(column.default)}`;
+  if (column.default !== undefined) sql += ` DEFAULT ${literal(column.default, column.type)}`;
   if (!column.nullable) sql += ' NOT NULL';
   return sql;
 }
