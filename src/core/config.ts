@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { parseDatabaseUrl, redactUrl, resolveDatabaseUrl } from '../db/url.js';
 import { isIPv4, isIPv6, scanHostPort } from '../sip/host.js';
 import { DEFAULT_LIMITS } from '../sip/limits.js';
 import {
   type AnySchema,
+  describeValue,
   formatIssue,
   formatPath,
   type Infer,
@@ -164,6 +166,27 @@ const listenerObject = s
   });
 
 const listener = s.union([listenerString, listenerObject]);
+
+// ---------------------------------------------------------------------------------------------------
+// The database
+
+const databaseUrlSetting = s.custom<string, string>(
+  (value) => {
+    if (typeof value !== 'string') throw new TypeError();
+    parseDatabaseUrl(value); // throws a StorageError saying what is wrong
+    return value;
+  },
+  'a database URL',
+  {
+    doc:
+      'The database: `sqlite:FILE` (embedded; a relative path is taken from the config file’s folder), ' +
+      '`postgres://user:password@host:port/database` or `mysql://user:password@host:port/database` ' +
+      '(MySQL or MariaDB). Unset: the SQLite file `olelo.db` in `dataDir`. Keep passwords out of the file ' +
+      'with the variable OLELO_DATABASE__URL.',
+    example: 'postgres://olelo:secret@db.example.com:5432/kamailio',
+    show: (value) => (typeof value === 'string' ? JSON.stringify(redactUrl(value)) : describeValue(value)),
+  },
+);
 
 // ---------------------------------------------------------------------------------------------------
 // The core schema
@@ -337,6 +360,33 @@ const coreFields = {
     doc: 'Folder for the embedded database and other state; created when missing.',
     example: '/var/lib/olelo',
   }),
+  database: s.object(
+    {
+      url: databaseUrlSetting.optional(),
+      poolSize: s.integer({
+        min: 1,
+        max: 1000,
+        default: 10,
+        doc: 'Most connections open at once to PostgreSQL or MySQL/MariaDB (SQLite uses one).',
+      }),
+      connectTimeout: s.duration({
+        min: 100,
+        default: '10s',
+        doc: 'Longest wait to connect to a database server; start-up fails after it.',
+      }),
+      busyTimeout: s.duration({
+        min: 0,
+        default: '5s',
+        doc: 'SQLite: how long a write waits while another process (the `olelo user` commands) holds the write lock.',
+      }),
+    },
+    {
+      doc:
+        'Where subscribers, domains, aliases and (when persisted) registrations are kept. The tables are ' +
+        'Kamailio’s (`subscriber`, `domain`, `dbaliases`, `location`, `version`), so olelo can share an existing ' +
+        'Kamailio database; missing tables are created at start (see src/db/README.md).',
+    },
+  ),
   modules: s.record(
     s.custom((value) => value, 'module parameters'),
     {
@@ -689,6 +739,9 @@ export function loadConfig<M extends Record<string, AnySchema> = Record<string, 
   const config = (result as { value: Config<M> }).value;
   const baseFor = (path: string[]) => (originOf(path) === undefined ? baseDir : cwd);
   resolvePaths(schema, config, [], baseFor);
+  // a relative SQLite file, like every other path, is taken from the config file's folder
+  if (config.database.url !== undefined)
+    config.database.url = resolveDatabaseUrl(config.database.url, baseFor(['database', 'url']));
   // the IPv6 defaults only where IPv6 exists; listeners someone wrote are kept as written
   if (merged.listen === undefined && !(options.hasIPv6 ?? hostHasIPv6())) {
     config.listen = config.listen.filter((l) => l.family !== 6);

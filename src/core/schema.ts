@@ -515,14 +515,17 @@ export const s = {
   custom<T, In = unknown>(
     parse: (value: unknown) => T,
     description: string,
-    options: CommonOptions<In> = {},
+    options: CommonOptions<In> & {
+      /** Shows a rejected value in the issue (e.g. a URL without its password); `describeValue` by default. */
+      show?: (value: unknown) => string;
+    } = {},
   ): Schema<T, In, false> {
     return new Schema('custom', description, options, {}, false, (value, path, issues) => {
       try {
         return parse(value);
       } catch (error) {
         const reason = error instanceof Error ? error.message : '';
-        const got = describeValue(value);
+        const got = (options.show ?? describeValue)(value);
         issues.push({
           path,
           expected: description,
