@@ -13,6 +13,24 @@ export type Disposition = 'pending' | 'forwarding' | 'replied' | 'forwarded' | '
 /** Where to send a request instead of the Request-URI (Kamailio's `$du`): a SIP URI. */
 export type NextHop = string | SipUri;
 
+/**
+ * A target to relay to (RFC 3261 §16.5-16.6): a Request-URI with its q-value, and how to reach it for
+ * this branch alone. tm forks to targets of equal q in parallel and to groups of decreasing q serially.
+ */
+export interface BranchTarget {
+  uri: string;
+  q: number;
+  /** Next hop for this branch only (a SIP URI), instead of the Route set / Request-URI. */
+  nextHop?: NextHop;
+  /** Route values put on top of the request's Route set for this branch only (a registered Path, RFC 3327 §5.3). */
+  routes?: readonly string[];
+  /**
+   * The listener to send this branch from (`proto:address:port`, as `sendSocket`); `''` lets the
+   * destination choose; absent: `sendSocket` applies.
+   */
+  socket?: string;
+}
+
 /** What the core needs of a request's transaction (the tm layer's proxy transaction). */
 export interface TransactionHandle {
   /** Replies through the server transaction (retransmitted and absorbed as RFC 3261 §17.2 says). */
@@ -154,6 +172,15 @@ export class RequestContext extends MessageContext<SipRequest> {
    * first listener matching the destination's protocol and address family.
    */
   sendSocket: string | undefined;
+  /**
+   * The destination set (Kamailio's dset): targets a stateful relay forks to besides the Request-URI
+   * branch, e.g. the other contacts of a location lookup. `m.tm.relay` consumes it.
+   */
+  branches: BranchTarget[] | undefined;
+  /** The q-value of the Request-URI branch when it forks with the destination set (default 1). */
+  uriQ: number | undefined;
+  /** Route values for the Request-URI branch only (Kamailio's path vector: the contact's Path, RFC 3327). */
+  uriRoutes: readonly string[] | undefined;
 
   /** The method. */
   get method(): string {

@@ -24,6 +24,12 @@ export interface CoreServices {
   reply(ctx: RequestContext, status: number, reason?: string, headers?: HeaderList): void;
   /** Forwards a request statelessly (RFC 3261 §16.11) to its next hop. */
   forward(ctx: RequestContext, nextHop?: NextHop): Promise<void>;
+  /**
+   * Another module's API (what its `create` returned as `api`), looked up when called. Modules are
+   * created in `builtinModules` order, so inside `create` only the modules listed before this one exist.
+   * Throws when no module of that name exists (yet).
+   */
+  module<Api>(name: string): Api;
 }
 
 /** A running module: its script API and lifecycle hooks. */

@@ -126,6 +126,8 @@ export class Pipeline implements CoreServices {
   private inFlight = 0;
   /** Set by the transaction layer. */
   hooks: TransactionHooks | undefined;
+  /** The APIs of the modules created so far, by name (see {@link module}). */
+  private readonly moduleApis = new Map<string, unknown>();
   private idleWaiters: Array<() => void> = [];
   private readonly s: Record<
     | 'received'
@@ -169,6 +171,20 @@ export class Pipeline implements CoreServices {
 
   get listeners(): readonly Listener[] {
     return this.transport.listeners;
+  }
+
+  /** Makes a module's API reachable through {@link module}; the server calls it as it creates each module. */
+  addModule(name: string, api: unknown): void {
+    this.moduleApis.set(name, api);
+  }
+
+  module<Api>(name: string): Api {
+    if (!this.moduleApis.has(name)) {
+      throw new Error(
+        `module '${name}' does not exist (or is created later: modules are created in builtinModules order)`,
+      );
+    }
+    return this.moduleApis.get(name) as Api;
   }
 
   /** Messages whose route handlers have not finished yet. */
@@ -474,11 +490,13 @@ export class Pipeline implements CoreServices {
 
   /**
    * {@link route} without waiting when it need not: a next hop that is an IP address (no DNS) gives its
-   * Route (or `undefined`) at once; a host name gives a Promise. The hot path of proxying.
+   * Route (or `undefined`) at once; a host name gives a Promise. The hot path of proxying. `sendSocket`
+   * names the listener to send from (`ctx.sendSocket` by default; `''` lets the destination choose).
    */
   routeNow(
     ctx: RequestContext,
     nextHop: NextHop | undefined,
+    sendSocket: string | undefined = ctx.sendSocket,
   ): Route | undefined | Promise<Route | undefined> {
     const msg = ctx.msg;
     let uri: SipUri;
@@ -512,8 +530,8 @@ export class Pipeline implements CoreServices {
     } catch (e) {
       return this.unresolvable(ctx, uri, e);
     }
-    if (literal !== undefined) return this.routeTo(ctx, uri, this.candidatesOf([literal], ctx.sendSocket));
-    return this.candidates(uri, ctx.sendSocket).then(
+    if (literal !== undefined) return this.routeTo(ctx, uri, this.candidatesOf([literal], sendSocket));
+    return this.candidates(uri, sendSocket).then(
       (candidates) => this.routeTo(ctx, uri, candidates),
       (e: unknown) => this.unresolvable(ctx, uri, e),
     );
@@ -536,7 +554,8 @@ export class Pipeline implements CoreServices {
 
   /**
    * The destinations to try for a SIP URI (RFC 3263), each with the listener to send from: the one named
-   * by `sendSocket` (`proto:address:port`), or the first matching the destination's protocol and family.
+   * by `sendSocket` (`proto:address:port`), or (none, or `''`) the first matching the destination's
+   * protocol and family.
    * Destinations no listener can reach are left out. Rejects when the name does not resolve.
    */
   async candidates(uri: SipUri, sendSocket?: string): Promise<Candidate[]> {
@@ -548,7 +567,7 @@ export class Pipeline implements CoreServices {
     for (const t of targets) {
       const dest: Destination = { protocol: t.protocol, address: t.address, port: t.port };
       const listener =
-        sendSocket === undefined
+        sendSocket === undefined || sendSocket === ''
           ? this.transport.selectListener(dest)
           : this.forcedListener(sendSocket, dest);
       if (listener === undefined) continue;

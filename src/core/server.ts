@@ -129,6 +129,7 @@ export class Server {
       const instance = def.create(pipeline, params) as ModuleInstance<unknown>;
       this.instances.push(instance);
       apis[def.name] = instance.api;
+      pipeline.addModule(def.name, instance.api);
     }
     apis.forward = (req: RequestContext, nextHop?: string) => pipeline.forward(req, nextHop);
     this.modules = apis as Modules;

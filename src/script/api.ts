@@ -7,6 +7,8 @@ import type { ReplyContext, RequestContext } from '../core/context.js';
 import type { ModuleApis } from '../core/module.js';
 import { authModule } from '../modules/auth/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
+import { nathelperModule } from '../modules/nathelper/index.js';
+import { registrarModule } from '../modules/registrar/index.js';
 import { rrModule } from '../modules/rr/index.js';
 import { sanityModule } from '../modules/sanity/index.js';
 import { slModule } from '../modules/sl/index.js';
@@ -23,6 +25,9 @@ export const builtinModules = [
   tmModule,
   authModule,
   usrlocModule,
+  nathelperModule,
+  // after usrloc: it takes usrloc's store when it is created
+  registrarModule,
 ] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
@@ -74,8 +79,10 @@ export type {
   StoredCredentials,
 } from '../modules/auth/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
+export type { AliasResult, NathelperApi, NatTest } from '../modules/nathelper/index.js';
+export type { LookupResult, RegistrarApi, SaveResult } from '../modules/registrar/index.js';
 export type { RrApi } from '../modules/rr/index.js';
 export type { SanityApi } from '../modules/sanity/index.js';
 export type { SlApi } from '../modules/sl/index.js';
 export type { NewRequestOptions, TmApi } from '../modules/tm/index.js';
-export type { BranchInfo, FailureContext } from '../tm/proxy-transaction.js';
+export type { BranchInfo, BranchTarget, FailureContext } from '../tm/proxy-transaction.js';

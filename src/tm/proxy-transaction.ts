@@ -2,7 +2,12 @@
  * The stateful proxy core (RFC 3261 §16): one server transaction, its branches (client transactions),
  * response selection, CANCEL, final-response timers and the failure route — Kamailio's tm "cell".
  */
-import { type NextHop, ReplyContext, type RequestContext, type TransactionHandle } from '../core/context.js';
+import {
+  type BranchTarget,
+  ReplyContext,
+  type RequestContext,
+  type TransactionHandle,
+} from '../core/context.js';
 import type { Candidate, Route } from '../core/pipeline.js';
 import { createResponse, createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import type { MessageSnapshot, SipRequest, SipResponse } from '../sip/message.js';
@@ -33,13 +38,7 @@ export interface BranchInfo {
   drop(): void;
 }
 
-/** A target to relay to: a Request-URI and its q-value (RFC 3261 §16.6, serial forking by q). */
-export interface BranchTarget {
-  uri: string;
-  q: number;
-  /** Next hop for this branch only (a SIP URI), instead of the Route set / Request-URI. */
-  nextHop?: NextHop;
-}
+export type { BranchTarget } from '../core/context.js';
 
 /** One branch: a target and the client transaction(s) sent to it. Owns its final-response timer. */
 class Branch implements TimerOwner {
@@ -213,8 +212,9 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   }
 
   /**
-   * Relays to the pending targets — or, when there are none, to the request's current Request-URI (and
-   * `ctx.nextHop`). Targets with different q-values are tried in groups, highest q first (serial forking);
+   * Relays to the pending targets — or, when there are none, to the request's current Request-URI (with
+   * `ctx.nextHop`, `ctx.uriQ`, `ctx.uriRoutes`) — plus the destination set `ctx.branches`, which it
+   * consumes. Targets with different q-values are tried in groups, highest q first (serial forking);
    * targets with equal q in parallel. Resolves true when at least one branch was sent.
    */
   relay(): Promise<boolean> {
@@ -229,16 +229,23 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   /** {@link relay}, without a Promise when every next hop is an IP address (the common case). */
   private relayNow(): boolean | Promise<boolean> {
     if (this.finalSent) return false;
+    const ctx = this.ctx;
     let targets = this.pending;
     this.pending = [];
     if (targets.length === 0) {
-      // the Request-URI branch; `req.nextHop` (Kamailio's $du) applies to it alone
-      const hop = this.ctx.nextHop;
-      targets = [
-        hop === undefined
-          ? { uri: this.ctx.msg.requestUri, q: 1 }
-          : { uri: this.ctx.msg.requestUri, q: 1, nextHop: hop },
-      ];
+      // the Request-URI branch; `req.nextHop` (Kamailio's $du) and `req.uriRoutes` apply to it alone
+      const hop = ctx.nextHop;
+      const q = ctx.uriQ ?? 1;
+      const first: BranchTarget =
+        hop === undefined ? { uri: ctx.msg.requestUri, q } : { uri: ctx.msg.requestUri, q, nextHop: hop };
+      if (ctx.uriRoutes !== undefined) first.routes = ctx.uriRoutes;
+      targets = [first];
+    }
+    const set = ctx.branches;
+    if (set !== undefined) {
+      // the destination set (Kamailio's dset) forks along, and is used up
+      ctx.branches = undefined;
+      for (const t of set) targets.push(t);
     }
     const groups = groupByQ(targets);
     this.laterGroups = groups.slice(1);
@@ -295,7 +302,11 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     let route: Route | undefined | Promise<Route | undefined>;
     try {
       if (target.uri !== msg.requestUri) msg.setUri(target.uri);
-      route = this.layer.core.routeNow(ctx, target.nextHop);
+      const routes = target.routes;
+      // RFC 3327 §5.3: the registered Path becomes the branch's first Route values
+      if (routes !== undefined)
+        for (let i = routes.length - 1; i >= 0; i--) msg.prependHeader('Route', routes[i]!);
+      route = this.layer.core.routeNow(ctx, target.nextHop, target.socket);
     } catch (e) {
       msg.restore(saved);
       throw e;

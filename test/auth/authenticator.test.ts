@@ -394,6 +394,9 @@ function moduleFor(params: Record<string, unknown>) {
     log,
     reply: (_ctx, status, reason, headers) => sent.push({ status, reason, headers: headers ?? [] }),
     forward: () => Promise.resolve(),
+    module: (name) => {
+      throw new Error(`no module ${name} in this test`);
+    },
   };
   const api = authModule.create(core, checked.value as Record<string, unknown>).api as AuthApi;
   const context = (msg: SipRequest) => {

@@ -113,7 +113,7 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 /** The in-memory store (memory mode), and with a persistence the write-back mode. */
 export class MemoryLocationStore implements LocationStore {
   readonly useDomain: boolean;
-  private readonly maxContacts: number;
+  readonly maxContacts: number;
   private readonly timerInterval: number;
   private readonly sweepChunk: number;
   private readonly serverId: number;

@@ -132,6 +132,8 @@ export type ExpiredListener = (aor: string, binding: Binding) => void;
 export interface LocationStore {
   /** Whether AORs are keyed by `user@domain` (true) or by the user alone (false). */
   readonly useDomain: boolean;
+  /** Most bindings one AOR may hold (`save` answers `too-many` beyond it); 0 = no limit. */
+  readonly maxContacts: number;
   /** The store's clock in Unix seconds (what `expires` is compared with). */
   now(): number;
   /** The key an AOR is stored under: `user@domain` with the domain lower-cased, or `user`. */
