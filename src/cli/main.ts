@@ -1,5 +1,6 @@
 /**
- * The `olelo` command: runs the server, or checks a configuration and route script.
+ * The `olelo` command: runs the server, checks a configuration and route script, or provisions accounts,
+ * domains and aliases (`olelo user|domain|alias ...`, see provision.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -9,6 +10,7 @@ import { moduleSchemas } from '../core/module.js';
 import { Server } from '../core/server.js';
 import { builtinModules } from '../script/api.js';
 import { loadScript, ScriptError } from '../script/loader.js';
+import { PROVISION_COMMANDS, PROVISION_HELP, provision } from './provision.js';
 
 interface PackageInfo {
   name: string;
@@ -21,6 +23,7 @@ function packageInfo(): PackageInfo {
 }
 
 const HELP = `Usage: olelo [options]
+       olelo [--config FILE] user|domain|alias COMMAND ...
 
 Runs the olelo SIP server. Without --config it runs on embedded defaults: SIP over UDP and TCP on
 port 5060 (IPv4 and, where available, IPv6), WebSocket on 8080, the route script scripts/default.ts,
@@ -36,10 +39,26 @@ Options:
 
 Every setting can also be given as an environment variable (see docs/configuration.md).
 Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the route script.
-`;
+
+${PROVISION_HELP}`;
+
+/** Options of either command line that take a value (the word after them is not a command). */
+const VALUE_OPTIONS = new Set(['-c', '--config', '--log-format', '--log-level', '--email', '--did']);
+
+/** The first word that is neither an option nor an option's value. */
+function commandOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
 
 /** Runs the command line; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
+  const command = commandOf(args);
+  if (command !== undefined && PROVISION_COMMANDS.includes(command)) return provision(args);
   let opts: ReturnType<typeof parse>;
   try {
     opts = parse(args);

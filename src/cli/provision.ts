@@ -1,0 +1,346 @@
+/**
+ * The provisioning commands (Kamailio's `kamctl add|passwd|rm`, `domain`, `alias_db`): accounts, domains
+ * and aliases in the database the server uses (same `--config`). They work while the server runs: SQLite
+ * is in WAL mode, and the server reads each account when it needs it.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../core/config.js';
+import { moduleSchemas } from '../core/module.js';
+import { databaseUrl, openStorage, type Storage, StorageError } from '../db/index.js';
+import { builtinModules } from '../script/api.js';
+import { scanHostPort } from '../sip/host.js';
+
+/** The first words of the provisioning commands. */
+export const PROVISION_COMMANDS: readonly string[] = ['user', 'domain', 'alias'];
+
+export const PROVISION_HELP = `Provisioning (the database of --config, as the server uses it; also while it runs):
+  olelo user add ADDRESS PASSWORD [--email EMAIL] [--hash-only]
+                                     add an account; PASSWORD - reads it from standard input;
+                                     --hash-only keeps only ha1/ha1b, not the password itself
+  olelo user passwd ADDRESS PASSWORD change a password
+  olelo user rm ADDRESS              remove an account
+  olelo user list [DOMAIN] [--json]  list accounts
+  olelo domain add DOMAIN [--did ID] | rm DOMAIN | list [--json]
+  olelo alias add ALIAS ADDRESS [--force]
+                                     calls to ALIAS go to ADDRESS (a local user unless --force)
+  olelo alias rm ALIAS | list [ADDRESS] [--json]
+
+ADDRESS and ALIAS are user@domain or sip:user@domain; the domain is the digest realm.
+Exit status: 0 done, 1 refused or failed (exists, unknown user, database), 2 wrong usage.
+`;
+
+/** A usage problem: exit 2. */
+class UsageError extends Error {}
+/** A refused operation: exit 1. */
+class Refused extends Error {}
+
+/** Where the commands write (tests pass their own). */
+export interface ProvisionIo {
+  out(line: string): void;
+  err(line: string): void;
+  /** Standard input as text (for a password given as `-`). */
+  readStdin(): Promise<string>;
+}
+
+const processIo: ProvisionIo = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+  async readStdin() {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    for await (const chunk of process.stdin) text += chunk as string;
+    return text;
+  },
+};
+
+// RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved )
+const USER_PART = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
+
+/** Checks a domain (a host name or IP address, no port) and lower-cases it; throws a UsageError. */
+function parseDomain(text: string, what: string): string {
+  let end: number;
+  let port: number | undefined;
+  try {
+    ({ end, port } = scanHostPort(text, 0));
+  } catch (error) {
+    throw new UsageError(`bad ${what} '${text}': ${(error as Error).message}`);
+  }
+  if (end !== text.length) throw new UsageError(`bad ${what} '${text}': unexpected '${text.slice(end)}'`);
+  if (port !== undefined) throw new UsageError(`bad ${what} '${text}': a domain takes no port`);
+  return text.toLowerCase();
+}
+
+/** Parses `user@domain` or `sip:user@domain`; throws a UsageError naming what is wrong. */
+export function parseAddress(text: string): { username: string; domain: string } {
+  const bare = text.replace(/^sips?:/i, '');
+  const at = bare.indexOf('@');
+  if (at === -1) throw new UsageError(`bad address '${text}': expected user@domain`);
+  const username = bare.slice(0, at);
+  if (username === '') throw new UsageError(`bad address '${text}': the user part is empty`);
+  if (!USER_PART.test(username))
+    throw new UsageError(`bad address '${text}': '${username}' is not a SIP user part (RFC 3261 §25.1)`);
+  return { username, domain: parseDomain(bare.slice(at + 1), 'address') };
+}
+
+const aor = (a: { username: string; domain: string }) => `${a.username}@${a.domain}`;
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      email: { type: 'string' },
+      'hash-only': { type: 'boolean' },
+      did: { type: 'string' },
+      force: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+}
+
+type Options = ReturnType<typeof parse>['values'];
+
+function expectArgs(rest: string[], min: number, max: number, usage: string): void {
+  if (rest.length < min || rest.length > max) throw new UsageError(`usage: olelo ${usage}`);
+}
+
+async function password(given: string, io: ProvisionIo): Promise<string> {
+  const text = given === '-' ? (await io.readStdin()).split(/\r?\n/)[0]! : given;
+  if (text === '') throw new UsageError('the password is empty');
+  return text;
+}
+
+/** What a command does with the database, once its arguments are checked. */
+type Action = (db: Storage) => Promise<void>;
+
+async function user(verb: string, rest: string[], options: Options, io: ProvisionIo): Promise<Action> {
+  switch (verb) {
+    case 'add': {
+      expectArgs(rest, 2, 2, 'user add ADDRESS PASSWORD');
+      const address = parseAddress(rest[0]!);
+      const secret = await password(rest[1]!, io);
+      return async (db) => {
+        try {
+          await db.subscribers.add({
+            ...address,
+            password: secret,
+            storePassword: !options['hash-only'],
+            ...(options.email === undefined ? {} : { emailAddress: options.email }),
+          });
+        } catch (error) {
+          if (error instanceof StorageError && error.code === 'exists')
+            throw new Refused(`user ${aor(address)} exists already`);
+          throw error;
+        }
+        io.out(`added user ${aor(address)}`);
+        const domains = await db.domains.list();
+        if (domains.length > 0 && !domains.some((d) => d.domain === address.domain))
+          io.err(
+            `olelo: note: ${address.domain} is not in the domain table (olelo domain add ${address.domain})`,
+          );
+      };
+    }
+    case 'passwd': {
+      expectArgs(rest, 2, 2, 'user passwd ADDRESS PASSWORD');
+      const address = parseAddress(rest[0]!);
+      const secret = await password(rest[1]!, io);
+      return async (db) => {
+        const existing = await db.subscribers.get(address.username, address.domain);
+        if (existing === undefined) throw new Refused(`unknown user ${aor(address)}`);
+        // an account kept as hashes only stays so
+        const keep = !options['hash-only'] && existing.password !== undefined;
+        if (!(await db.subscribers.setPassword(address.username, address.domain, secret, keep)))
+          throw new Refused(`unknown user ${aor(address)}`);
+        io.out(`changed the password of ${aor(address)}`);
+      };
+    }
+    case 'rm': {
+      expectArgs(rest, 1, 1, 'user rm ADDRESS');
+      const address = parseAddress(rest[0]!);
+      return async (db) => {
+        if (!(await db.subscribers.remove(address.username, address.domain)))
+          throw new Refused(`unknown user ${aor(address)}`);
+        io.out(`removed user ${aor(address)}`);
+        const aliases = await db.aliases.list(address);
+        if (aliases.length > 0)
+          io.err(
+            `olelo: note: ${aliases.length} alias(es) still point to ${aor(address)} (olelo alias list ${aor(address)})`,
+          );
+      };
+    }
+    case 'list': {
+      expectArgs(rest, 0, 1, 'user list [DOMAIN]');
+      const domain = rest[0] === undefined ? undefined : parseDomain(rest[0], 'domain');
+      return async (db) => {
+        const users = await db.subscribers.list(domain === undefined ? {} : { domain });
+        if (options.json) {
+          const rows = users.map((u) => ({
+            username: u.username,
+            domain: u.domain,
+            ...(u.emailAddress === undefined ? {} : { email: u.emailAddress }),
+            ...(u.created === undefined ? {} : { created: new Date(u.created * 1000).toISOString() }),
+          }));
+          io.out(JSON.stringify(rows, null, 2));
+        } else {
+          for (const u of users)
+            io.out(aor(u) + (u.emailAddress === undefined ? '' : ` <${u.emailAddress}>`));
+        }
+      };
+    }
+    default:
+      throw new UsageError(`unknown command 'user ${verb}': add, passwd, rm or list`);
+  }
+}
+
+function domain(verb: string, rest: string[], options: Options, io: ProvisionIo): Action {
+  switch (verb) {
+    case 'add': {
+      expectArgs(rest, 1, 1, 'domain add DOMAIN [--did ID]');
+      const name = parseDomain(rest[0]!, 'domain');
+      return async (db) => {
+        try {
+          await db.domains.add(name, options.did);
+        } catch (error) {
+          if (error instanceof StorageError && error.code === 'exists')
+            throw new Refused(`domain ${name} exists already`);
+          throw error;
+        }
+        io.out(`added domain ${name}`);
+      };
+    }
+    case 'rm': {
+      expectArgs(rest, 1, 1, 'domain rm DOMAIN');
+      const name = parseDomain(rest[0]!, 'domain');
+      return async (db) => {
+        if (!(await db.domains.remove(name))) throw new Refused(`unknown domain ${name}`);
+        io.out(`removed domain ${name}`);
+      };
+    }
+    case 'list':
+      expectArgs(rest, 0, 0, 'domain list');
+      return async (db) => {
+        const domains = await db.domains.list();
+        if (options.json) {
+          const rows = domains.map((d) => ({
+            domain: d.domain,
+            ...(d.did === undefined ? {} : { did: d.did }),
+          }));
+          io.out(JSON.stringify(rows, null, 2));
+        } else {
+          for (const d of domains) io.out(d.did === undefined ? d.domain : `${d.domain} (did ${d.did})`);
+        }
+      };
+    default:
+      throw new UsageError(`unknown command 'domain ${verb}': add, rm or list`);
+  }
+}
+
+function alias(verb: string, rest: string[], options: Options, io: ProvisionIo): Action {
+  switch (verb) {
+    case 'add': {
+      expectArgs(rest, 2, 2, 'alias add ALIAS ADDRESS');
+      const from = parseAddress(rest[0]!);
+      const to = parseAddress(rest[1]!);
+      return async (db) => {
+        if (!options.force && (await db.subscribers.get(to.username, to.domain)) === undefined)
+          throw new Refused(
+            `unknown user ${aor(to)} (add the user first, or use --force for a target that is not a local user)`,
+          );
+        try {
+          await db.aliases.add({ aliasUsername: from.username, aliasDomain: from.domain, ...to });
+        } catch (error) {
+          if (error instanceof StorageError && error.code === 'exists') {
+            const [target] = await db.aliases.lookup(from.username, from.domain);
+            throw new Refused(
+              `alias ${aor(from)} exists already${target === undefined ? '' : ` (for ${aor(target)})`}`,
+            );
+          }
+          throw error;
+        }
+        io.out(`added alias ${aor(from)} for ${aor(to)}`);
+      };
+    }
+    case 'rm': {
+      expectArgs(rest, 1, 1, 'alias rm ALIAS');
+      const from = parseAddress(rest[0]!);
+      return async (db) => {
+        if ((await db.aliases.remove(from.username, from.domain)) === 0)
+          throw new Refused(`unknown alias ${aor(from)}`);
+        io.out(`removed alias ${aor(from)}`);
+      };
+    }
+    case 'list': {
+      expectArgs(rest, 0, 1, 'alias list [ADDRESS]');
+      const target = rest[0] === undefined ? undefined : parseAddress(rest[0]);
+      return async (db) => {
+        const aliases = await db.aliases.list(target);
+        if (options.json) {
+          const rows = aliases.map((a) => ({ alias: `${a.aliasUsername}@${a.aliasDomain}`, target: aor(a) }));
+          io.out(JSON.stringify(rows, null, 2));
+        } else {
+          for (const a of aliases) io.out(`${a.aliasUsername}@${a.aliasDomain} -> ${aor(a)}`);
+        }
+      };
+    }
+    default:
+      throw new UsageError(`unknown command 'alias ${verb}': add, rm or list`);
+  }
+}
+
+/** Runs a provisioning command (`user …`, `domain …`, `alias …`); returns the exit status. */
+export async function provision(args: string[], io: ProvisionIo = processIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    io.err(`olelo: ${(error as Error).message}\n\n${PROVISION_HELP}`);
+    return 2;
+  }
+  const { values: options, positionals } = parsed;
+  if (options.help) {
+    io.out(PROVISION_HELP);
+    return 0;
+  }
+  const [noun, verb, ...rest] = positionals;
+  if (noun === undefined || !PROVISION_COMMANDS.includes(noun) || verb === undefined) {
+    io.err(`olelo: expected a command: user, domain or alias with add, rm, list...\n\n${PROVISION_HELP}`);
+    return 2;
+  }
+  const file = options.config ?? process.env.OLELO_CONFIG;
+  let db: Storage | undefined;
+  try {
+    // arguments first: a usage error must not wait for (or be hidden by) the database
+    const action =
+      noun === 'user'
+        ? await user(verb, rest, options, io)
+        : noun === 'domain'
+          ? domain(verb, rest, options, io)
+          : alias(verb, rest, options, io);
+    const config = loadConfig({
+      ...(file === undefined ? {} : { file }),
+      moduleSchemas: moduleSchemas(builtinModules),
+    });
+    db = await openStorage(databaseUrl(config.database, config.dataDir), {
+      poolSize: 2,
+      connectTimeout: config.database.connectTimeout,
+      busyTimeout: config.database.busyTimeout,
+    });
+    await db.migrate();
+    await action(db);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`olelo: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof ConfigError) io.err(`olelo: invalid configuration\n${error.message}`);
+    else if (error instanceof Refused || error instanceof StorageError) io.err(`olelo: ${error.message}`);
+    else throw error;
+    return 1;
+  } finally {
+    await db?.close();
+  }
+}
