@@ -85,7 +85,11 @@ describe('baresip through olelo', { skip: MISSING ?? false, concurrency: true },
             assert.ok(responsesTo(b, 'INVITE').includes(407), 'INVITE challenged first');
             const hangup = b.mark();
             await b.hangup();
-            assert.equal(await b.callClosed(5000, hangup), 'Connection reset by user');
+            await b.callClosed(5000, hangup);
+            assert.equal(
+              (await b.waitForEvent('CALL_CLOSED', 5000, hangup.event)).param,
+              'Connection reset by user',
+            );
 
             const uas = await scene.uasResult();
             assert.equal(uas.code, 0, uas.summary);

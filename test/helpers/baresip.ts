@@ -274,7 +274,8 @@ export class Baresip {
       } catch (error) {
         lastError = error;
         const inUse = b.lines.some((l) => /Address already in use/.test(l));
-        await b.kill();
+        if (b.exitStatus === undefined) b.child.kill('SIGKILL');
+        await b.finish(false); // the folder is reused by the next attempt
         if (!inUse) break;
       }
     }
@@ -549,12 +550,12 @@ export class Baresip {
     return this.finish();
   }
 
-  private async finish(): Promise<number | string> {
+  private async finish(removeDir = true): Promise<number | string> {
     const status = await this.exited;
     this.control?.destroy();
     for (const resolve of this.pending.values()) resolve({ response: true, ok: false, data: 'exited' });
     this.pending.clear();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (removeDir) rmSync(this.dir, { recursive: true, force: true });
     return status;
   }
 
