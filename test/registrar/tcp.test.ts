@@ -1,0 +1,138 @@
+/**
+ * A client registered over TCP is reached over its own connection: its Contact (a private address and
+ * port 9) is unreachable, so the registrar keeps the flow the REGISTER came on (received, listener) and
+ * lookup routes the INVITE of a UDP caller into that connection.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { UdpPeer } from '../helpers/server.js';
+import {
+  answer,
+  contactsOf,
+  registerRequest,
+  registrarServer,
+  request,
+  response,
+  sipRequest,
+} from './helpers.js';
+
+/** A SIP client on one TCP connection (messages without bodies). */
+class TcpClient {
+  private buffer = '';
+  private readonly messages: string[] = [];
+  private waiter: (() => void) | undefined;
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      for (;;) {
+        const end = this.buffer.indexOf('\r\n\r\n');
+        if (end === -1) break;
+        this.messages.push(this.buffer.slice(0, end + 4));
+        this.buffer = this.buffer.slice(end + 4);
+      }
+      this.waiter?.();
+    });
+  }
+
+  static open(port: number): Promise<TcpClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => resolve(new TcpClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  get port(): number {
+    return this.socket.localPort ?? 0;
+  }
+
+  send(text: string): void {
+    this.socket.write(text, 'latin1');
+  }
+
+  async next(test: (t: string) => boolean, timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.messages.findIndex(test);
+      if (i !== -1) return this.messages.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no matching message on the TCP connection');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+describe('registration over TCP, then a call to it', () => {
+  let srv: Awaited<ReturnType<typeof registrarServer>>;
+  before(async () => {
+    srv = await registrarServer('modules:\n  usrloc:\n    useDomain: true\n');
+  });
+  after(() => srv.stop());
+
+  it('delivers the INVITE of a UDP caller on the connection the client registered over', async () => {
+    const client = await TcpClient.open(srv.tcpPort);
+    const caller = await UdpPeer.open();
+    try {
+      client.send(
+        registerRequest('rita', client.port, {
+          contact: '<sip:rita@192.168.77.5:9;transport=tcp>',
+          expires: 300,
+          transport: 'TCP',
+        }),
+      );
+      const ok = response(await client.next((t) => t.startsWith('SIP/2.0 ')));
+      assert.equal(ok.status, 200);
+      assert.deepEqual(
+        contactsOf(ok).map((c) => c.uri),
+        ['sip:rita@192.168.77.5:9;transport=tcp'],
+      );
+
+      const invite = sipRequest({
+        method: 'INVITE',
+        uri: 'sip:rita@example.com',
+        port: caller.port,
+        headers: ['Contact: <sip:caller@127.0.0.1>'],
+      });
+      caller.send(invite, srv.udpPort);
+      const got = await client.next((t) => t.startsWith('INVITE '));
+      const req = request(got);
+      assert.equal(req.requestUri, 'sip:rita@192.168.77.5:9;transport=tcp');
+      assert.match(req.topVia?.transport ?? '', /^TCP$/, 'sent over TCP, with our TCP Via');
+      client.send(answer(got, 486, 'Busy Here'));
+      const final = await caller.next((t) => /^SIP\/2\.0 486 /.test(t));
+      assert.match(final, /^SIP\/2\.0 486 /);
+      // the hop-by-hop ACK for the 486 (RFC 3261 §17.1.1.3)
+      const busy = response(final);
+      caller.send(
+        [
+          'ACK sip:rita@example.com SIP/2.0',
+          `Via: ${request(invite).getHeader('via')}`,
+          'Max-Forwards: 70',
+          `From: ${busy.getHeader('from')}`,
+          `To: ${busy.getHeader('to')}`,
+          `Call-ID: ${busy.callId}`,
+          `CSeq: ${busy.cseq?.seq} ACK`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+        srv.udpPort,
+      );
+    } finally {
+      client.close();
+      caller.close();
+    }
+  });
+});
