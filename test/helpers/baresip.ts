@@ -195,6 +195,7 @@ type Waiter = { from: number; test: (line: string) => boolean; done: (line: stri
 /** A running baresip. */
 export class Baresip {
   readonly child: ChildProcess;
+  /** Its process id (-1 when it could not be spawned: see {@link exited}). */
   readonly pid: number;
   /** Its config folder (removed by {@link stop}). */
   readonly dir: string;
@@ -223,8 +224,7 @@ export class Baresip {
     this.sipPort = sipPort;
     this.controlPort = controlPort;
     this.child = spawn(baresipBinary() ?? 'baresip', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (this.child.pid === undefined) throw new Error('cannot spawn baresip');
-    this.pid = this.child.pid;
+    this.pid = this.child.pid ?? -1;
     live.set(this.child, dir);
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       stream.setEncoding('latin1');
@@ -232,11 +232,17 @@ export class Baresip {
     }
     this.killTimer = setTimeout(() => this.child.kill('SIGKILL'), (lifetimeS + 5) * 1000);
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
+      const done = (status: number | string) => {
+        if (this.exitStatus !== undefined) return;
         clearTimeout(this.killTimer);
         live.delete(this.child);
-        this.exitStatus = code ?? signal ?? 'unknown';
-        resolve(this.exitStatus);
+        this.exitStatus = status;
+        resolve(status);
+      };
+      this.child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown'));
+      this.child.once('error', (error) => {
+        this.lines.push(`spawn failed: ${error.message}`);
+        done('spawn-error');
       });
     });
   }

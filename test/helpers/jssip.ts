@@ -18,6 +18,7 @@
 import JsSIP from 'jssip';
 import type { RTCSession } from 'jssip/lib/RTCSession.js';
 import type { IncomingRequest } from 'jssip/lib/SIPMessage.js';
+import type { Socket } from 'jssip/lib/Socket.js';
 import type { IncomingMessageEvent, RTCSessionEvent, UA, UAConfiguration } from 'jssip/lib/UA.js';
 import { WebSocket } from 'ws';
 
@@ -375,7 +376,8 @@ export class JsSipUser {
     installFakeWebRtc();
     const socket = new WsSocket(options.wsUrl);
     const configuration: UAConfiguration = {
-      sockets: [socket as unknown as UAConfiguration['sockets'] extends (infer S)[] ? S : never],
+      // WsSocket has every member of JsSIP's Socket (whose declaration types ondata as generic)
+      sockets: socket as unknown as Socket,
       uri: options.uri,
       password: options.password,
       register: false,
