@@ -25,26 +25,33 @@
  *        [--keep]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  CLIENT_CPU,
+  cpuMs,
+  exited,
+  freeUdpPort,
+  killAll,
+  launch,
+  log,
+  PIN,
+  ROOT,
+  type RunningServer,
+  reapedChildrenCpuMs,
+  SERVER_CPU,
+  sleep,
+  startServer,
+  stopChild,
+  track,
+  udpDrops,
+  which,
+} from './procs.js';
 
 // ------------------------------------------------------------------------------------------------ options
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** What is compared; the entry scripts (bench/stateless/run.ts, bench/proxy/run.ts) put `--mode` first. */
 const MODES = {
   stateless: { dir: 'stateless', script: 'stateless.ts', title: 'Stateless proxy', calls: undefined },
@@ -69,8 +76,6 @@ const UAS_XML = join(ROOT, 'bench', 'stateless', 'uas.xml');
 const KAMAILIO_CFG = join(BENCH_DIR, 'kamailio.cfg');
 /** Kamailio's built-in number of UDP workers per socket (`children` when the cfg does not set it). */
 const KAMAILIO_DEFAULT_CHILDREN = 8;
-/** ms per clock tick of /proc/<pid>/stat (USER_HZ; 100 on Linux everywhere that matters). */
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
 
 const HELP = `usage: node dist/bench/${MODE.dir}/run.js [options]
   --quick             smoke run: rates 500 and 1000 for 3 s each, olelo and kamailio -n 1 only
@@ -161,220 +166,7 @@ const SIPP_SOCKET_BUFFER = 2 * 1024 * 1024;
 /** Upper bound of one whole run (all servers), seconds; remaining rates are skipped past it. */
 const RUN_BUDGET_S = 30 * 60;
 
-const PIN = cpus().length >= 2 && which('taskset');
-const SERVER_CPU = '1';
-const CLIENT_CPU = '0';
-
-function which(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function log(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-// ------------------------------------------------------------------------------------------------ processes
-
-const started = new Set<ChildProcess>();
-
-/** Spawns `cmd args` (pinned to `cpu` with taskset when pinning); taskset execs, so the pid is cmd's. */
-function launch(
-  cmd: string,
-  args: string[],
-  cpu: string,
-  out: string,
-  env?: NodeJS.ProcessEnv,
-): ChildProcess {
-  const [file, argv] = PIN ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
-  const fd = openLog(out);
-  const child = spawn(file, argv, { stdio: ['ignore', fd, fd], cwd: ROOT, env: env ?? process.env });
-  closeSync(fd);
-  started.add(child);
-  child.on('exit', () => started.delete(child));
-  return child;
-}
-
-function openLog(path: string): number {
-  writeFileSync(path, '');
-  return openSync(path, 'a');
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; only our own child (and, for Kamailio, its own children). */
-async function stopChild(child: ChildProcess, graceMs = 5000, alsoPids: number[] = []): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited(child);
-    clearTimeout(timer);
-  }
-  for (const pid of alsoPids) {
-    if (pid === child.pid) continue;
-    try {
-      process.kill(pid, 0);
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** On abort: SIGKILL every process started here and their descendants (Kamailio's workers). */
-function killAll(): void {
-  for (const c of started) {
-    if (c.pid === undefined) continue;
-    for (const pid of processTree(c.pid).reverse()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-  }
-}
-process.on('SIGINT', () => {
-  killAll();
-  process.exit(130);
-});
-process.on('SIGTERM', () => {
-  killAll();
-  process.exit(143);
-});
-
-// ------------------------------------------------------------------------------------------------ /proc
-
-interface ProcStat {
-  ppid: number;
-  /** utime + stime, in clock ticks. */
-  ticks: number;
-}
-
-function procStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
-}
-
-/** The pid and every descendant of it (Kamailio's workers and timers; olelo's esbuild service). */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    const st = procStat(pid);
-    if (st === undefined) continue;
-    const list = children.get(st.ppid);
-    if (list === undefined) children.set(st.ppid, [pid]);
-    else list.push(pid);
-  }
-  const out: number[] = [];
-  const todo = [root];
-  while (todo.length > 0) {
-    const pid = todo.pop()!;
-    out.push(pid);
-    todo.push(...(children.get(pid) ?? []));
-  }
-  return out;
-}
-
-/** CPU ms used so far by these processes (utime+stime of all their threads). */
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) ticks += procStat(pid)?.ticks ?? 0;
-  return ticks * TICK_MS;
-}
-
-/** Datagrams dropped so far by the kernel on the UDP sockets bound to these local ports (/proc/net/udp). */
-function udpDrops(ports: number[]): number {
-  let drops = 0;
-  for (const line of readFileSync('/proc/net/udp', 'latin1').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 13) continue;
-    const port = Number.parseInt(f[1]!.split(':')[1]!, 16);
-    if (ports.includes(port)) drops += Number(f[12]);
-  }
-  return drops;
-}
-
-/** CPU ms of this process's children that have been waited for (cutime + cstime of /proc/self/stat). */
-function reapedChildrenCpuMs(): number {
-  const text = readFileSync('/proc/self/stat', 'latin1');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[13]) + Number(f[14])) * TICK_MS;
-}
-
-// ------------------------------------------------------------------------------------------------ network
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-/**
- * Sends OPTIONS for the server itself until it answers 200 (both servers must: scripts/stateless.ts and
- * the Kamailio cfg answer it locally), or fails after `timeoutMs`.
- */
-async function waitForOptions200(port: number, timeoutMs: number, exitedEarly: () => boolean): Promise<void> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const local = s.address().port;
-  let got = false;
-  s.on('message', (m) => {
-    if (m.toString('latin1').startsWith('SIP/2.0 200 ')) got = true;
-  });
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (let n = 1; !got; n++) {
-      if (Date.now() > deadline) throw new Error(`no 200 to OPTIONS on udp:127.0.0.1:${port}`);
-      if (exitedEarly()) throw new Error('the server exited during start-up');
-      const text =
-        `OPTIONS sip:127.0.0.1:${port} SIP/2.0\r\n` +
-        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK-bench-probe-${n};rport\r\n` +
-        `From: <sip:probe@127.0.0.1:${local}>;tag=probe${n}\r\n` +
-        `To: <sip:127.0.0.1:${port}>\r\n` +
-        `Call-ID: bench-probe-${n}-${local}@127.0.0.1\r\n` +
-        'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n';
-      s.send(Buffer.from(text, 'latin1'), port, '127.0.0.1');
-      await sleep(200);
-    }
-  } finally {
-    s.close();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // ------------------------------------------------------------------------------------------------ servers
-
-interface RunningServer {
-  child: ChildProcess;
-  port: number;
-  /** performance.now() when the process was spawned. */
-  spawnedAt: number;
-  /** The server's pids (main + descendants), refreshed on demand. */
-  pids(): number[];
-  stop(): Promise<void>;
-}
 
 interface ServerSpec {
   id: string;
@@ -382,37 +174,6 @@ interface ServerSpec {
   workers: number;
   command: string;
   start(dir: string): Promise<RunningServer>;
-}
-
-async function startServer(
-  cmd: string,
-  args: string[],
-  port: number,
-  logFile: string,
-  env?: NodeJS.ProcessEnv,
-): Promise<RunningServer> {
-  const spawnedAt = performance.now();
-  const child = launch(cmd, args, SERVER_CPU, logFile, env);
-  const early = () => child.exitCode !== null || child.signalCode !== null;
-  try {
-    await waitForOptions200(port, 20_000, early);
-  } catch (e) {
-    await stopChild(child);
-    const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-    throw new Error(`${(e as Error).message}\n--- ${logFile}:\n${tail}`);
-  }
-  const pid = child.pid!;
-  let tree = processTree(pid);
-  return {
-    child,
-    port,
-    spawnedAt,
-    pids() {
-      tree = processTree(pid);
-      return tree;
-    },
-    stop: () => stopChild(child, 8000, tree),
-  };
 }
 
 function oleloSpec(profileDir: string | undefined): ServerSpec {
@@ -884,9 +645,8 @@ async function startPerf(pids: number[], dir: string): Promise<void> {
     ],
     { stdio: 'ignore' },
   );
-  started.add(child);
+  track(child);
   await exited(child);
-  started.delete(child);
 }
 
 /** The top self-time symbols of perf.data in `dir` (the whole report goes to perf-report.txt there). */
