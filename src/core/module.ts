@@ -4,6 +4,7 @@
  * The type of the object route scripts receive is derived from the definitions (see script/api.ts).
  */
 
+import type { Storage } from '../db/types.js';
 import type { HeaderList } from '../sip/build.js';
 import type { Listener } from '../transport/types.js';
 import type { NextHop, RequestContext } from './context.js';
@@ -30,6 +31,11 @@ export interface CoreServices {
    * Throws when no module of that name exists (yet).
    */
   module<Api>(name: string): Api;
+  /**
+   * The database (`database` in the config): subscribers, domains, aliases, location. Opened and migrated
+   * before any module is created; closed after every module has stopped.
+   */
+  readonly db: Storage;
 }
 
 /** A running module: its script API and lifecycle hooks. */

@@ -4,6 +4,7 @@
  * or forwards (RFC 3261 §16.11 stateless proxy, §18).
  */
 import { randomBytes } from 'node:crypto';
+import type { Storage } from '../db/types.js';
 import type { ResolvedTarget, SipResolver } from '../dns/index.js';
 import { createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import { SipParseError } from '../sip/errors.js';
@@ -126,6 +127,8 @@ export class Pipeline implements CoreServices {
   private inFlight = 0;
   /** Set by the transaction layer. */
   hooks: TransactionHooks | undefined;
+  /** Set by the server before it creates the modules (see {@link db}). */
+  database: Storage | undefined;
   /** The APIs of the modules created so far, by name (see {@link module}). */
   private readonly moduleApis = new Map<string, unknown>();
   private idleWaiters: Array<() => void> = [];
@@ -171,6 +174,12 @@ export class Pipeline implements CoreServices {
 
   get listeners(): readonly Listener[] {
     return this.transport.listeners;
+  }
+
+  /** The database; throws when the pipeline has none (pipelines built without a server, in tests). */
+  get db(): Storage {
+    if (this.database === undefined) throw new Error('no database: the pipeline was created without one');
+    return this.database;
   }
 
   /** Makes a module's API reachable through {@link module}; the server calls it as it creates each module. */

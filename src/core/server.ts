@@ -3,6 +3,7 @@
  * and runs their lifecycle (start, script reload, graceful stop).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { databaseUrl, openStorage, type Storage } from '../db/index.js';
 import { SipResolver } from '../dns/index.js';
 import { builtinModules, type Modules, type Routes } from '../script/api.js';
 import { loadScript } from '../script/loader.js';
@@ -36,6 +37,7 @@ export class Server {
   private transport: TransportLayer | undefined;
   private stopping: Promise<void> | undefined;
   private resolver: SipResolver | undefined;
+  private storage: Storage | undefined;
 
   private constructor(
     readonly config: Config,
@@ -47,8 +49,19 @@ export class Server {
   /** Loads the script, binds every listener and starts the modules. */
   static async start(config: Config, options: ServerOptions = {}): Promise<Server> {
     const server = new Server(config, options);
-    await server.startUp();
+    try {
+      await server.startUp();
+    } catch (error) {
+      await server.storage?.close().catch(() => {});
+      throw error;
+    }
     return server;
+  }
+
+  /** The database (what modules get as `core.db`). */
+  get db(): Storage {
+    if (this.storage === undefined) throw new Error('the server has not opened its database yet');
+    return this.storage;
   }
 
   /** The bound listeners. */
@@ -60,6 +73,17 @@ export class Server {
     const config = this.config;
     mkdirSync(config.dataDir, { recursive: true });
     this.routes = await loadScript(config.script);
+    const database = config.database;
+    this.storage = await openStorage(databaseUrl(database, config.dataDir), {
+      poolSize: database.poolSize,
+      connectTimeout: database.connectTimeout,
+      busyTimeout: database.busyTimeout,
+    });
+    const migration = await this.storage.migrate();
+    this.log.info('database ready', {
+      url: this.storage.url,
+      ...(migration.applied.length > 0 ? { migrated: migration.applied.join('; ') } : {}),
+    });
     const limits = config.limits;
     const myself = new Myself(config.domains);
     const transport = new TransportLayer({
@@ -122,6 +146,7 @@ export class Server {
       routes: () => this.active!,
     });
     this.pipeline = pipeline;
+    pipeline.database = this.storage;
 
     const apis: Record<string, unknown> = {};
     for (const def of builtinModules) {
@@ -211,6 +236,7 @@ export class Server {
       }
       for (const instance of this.instances) await instance.stop?.();
       await this.transport?.stop(graceMs);
+      await this.storage?.close();
       this.resolver?.close();
       this.log.info('stopped');
     })();

@@ -397,6 +397,9 @@ function moduleFor(params: Record<string, unknown>) {
     module: (name) => {
       throw new Error(`no module ${name} in this test`);
     },
+    get db(): never {
+      throw new Error('no database in this test');
+    },
   };
   const api = authModule.create(core, checked.value as Record<string, unknown>).api as AuthApi;
   const context = (msg: SipRequest) => {
