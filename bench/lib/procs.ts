@@ -267,3 +267,29 @@ export async function startServer(
     stop: () => stopChild(child, 8000, tree),
   };
 }
+
+/** The last line of SIPp's -trace_stat CSV, by column name: numbers, and durations (HH:MM:SS:µs) in ms. */
+export function readSippCsv(path: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let lines: string[];
+  try {
+    lines = readFileSync(path, 'latin1')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+  } catch {
+    return out;
+  }
+  if (lines.length < 2) return out;
+  const names = lines[0]!.split(';');
+  const values = lines[lines.length - 1]!.split(';');
+  names.forEach((name, i) => {
+    const text = values[i] ?? '';
+    const d = /^(\d+):(\d\d):(\d\d):(\d{6})$/.exec(text);
+    const v =
+      d === null
+        ? Number(text)
+        : ((Number(d[1]) * 60 + Number(d[2])) * 60 + Number(d[3])) * 1000 + Number(d[4]) / 1000;
+    if (name !== '' && text !== '' && Number.isFinite(v)) out.set(name, v);
+  });
+  return out;
+}
