@@ -17,7 +17,7 @@ import type { HeaderField, SipRequest } from '../../sip/message.js';
 import { uriEquals } from '../../sip/uri.js';
 import { type CredentialSource, type StoredCredentials, selectHa1 } from './credentials.js';
 import { computeResponse, type DigestAlgorithm, type DigestQop, parseAlgorithm } from './digest.js';
-import type { NonceCountTable, NonceFactory } from './nonce.js';
+import type { NonceCheck, NonceCountTable, NonceFactory } from './nonce.js';
 
 /**
  * The outcome of checking a request's credentials:
@@ -107,8 +107,13 @@ export class DigestAuthenticator {
     );
   }
 
-  /** Checks the credentials for `realm` (text) in `header` of `msg`. Never throws. */
-  async verify(msg: SipRequest, header: CredentialsHeader, realm: string): Promise<Verification> {
+  /**
+   * Checks the credentials for `realm` (text) in `header` of `msg`. Never throws (a Promise it returns
+   * never rejects). Answers at once unless the credential source answers with a Promise: a request
+   * without credentials, and any request checked against an in-memory source, is decided without
+   * waiting — so a route script that awaits the result need not suspend (and create a transaction).
+   */
+  verify(msg: SipRequest, header: CredentialsHeader, realm: string): Verification | Promise<Verification> {
     const realmBytes = textToLatin1(realm);
     const fields = msg.fields(header);
     if (fields.length === 0) return fail('no-credentials', 'no credentials');
@@ -165,12 +170,37 @@ export class DigestAuthenticator {
     const withDomain = at > 0 && at < c.username.length - 1;
     const user = withDomain ? c.username.slice(0, at) : c.username;
     const domain = withDomain ? latin1ToText(c.username.slice(at + 1)) : realm;
-    let stored: StoredCredentials | undefined;
+    const sourceFailed = (e: unknown): Verification =>
+      fail('error', `credential source failed: ${e instanceof Error ? e.message : String(e)}`, field);
+    let found: StoredCredentials | undefined | Promise<StoredCredentials | undefined>;
     try {
-      stored = await this.options.source().lookup(latin1ToText(user), domain);
+      found = this.options.source().lookup(latin1ToText(user), domain);
     } catch (e) {
-      return fail('error', `credential source failed: ${e instanceof Error ? e.message : String(e)}`, field);
+      return sourceFailed(e);
     }
+    const check = { msg, field, c, algorithm, qop, nonce, user, domain, withDomain, realm, realmBytes };
+    if (found instanceof Promise) return found.then((stored) => this.check(check, stored), sourceFailed);
+    return this.check(check, found);
+  }
+
+  /** The rest of {@link verify} once the stored credentials are known. */
+  private check(
+    v: {
+      msg: SipRequest;
+      field: HeaderField;
+      c: DigestCredentials;
+      algorithm: DigestAlgorithm;
+      qop: DigestQop | undefined;
+      nonce: Exclude<NonceCheck, { kind: 'invalid' }>;
+      user: string;
+      domain: string;
+      withDomain: boolean;
+      realm: string;
+      realmBytes: string;
+    },
+    stored: StoredCredentials | undefined,
+  ): Verification {
+    const { msg, field, c, algorithm, qop, nonce, user, domain, withDomain, realm, realmBytes } = v;
     // an unknown user, or one whose stored hash does not fit the algorithm, costs the same as a wrong password
     let ha1 =
       stored === undefined ? undefined : selectHa1(stored, algorithm, c.username, realmBytes, withDomain);

@@ -31,7 +31,14 @@ export interface StoredCredentials {
  * is another.
  */
 export interface CredentialSource {
-  lookup(username: string, realmOrDomain: string): Promise<StoredCredentials | undefined>;
+  /**
+   * The user's credentials, or `undefined`. An in-memory source answers at once; one backed by a database
+   * returns a Promise (the request is then checked asynchronously, in a transaction).
+   */
+  lookup(
+    username: string,
+    realmOrDomain: string,
+  ): StoredCredentials | undefined | Promise<StoredCredentials | undefined>;
 }
 
 /**
@@ -55,24 +62,32 @@ export class StaticCredentialSource implements CredentialSource {
     return this.users.size;
   }
 
-  lookup(username: string, realmOrDomain: string): Promise<StoredCredentials | undefined> {
+  lookup(username: string, realmOrDomain: string): StoredCredentials | undefined {
     const password =
       this.users.get(`${username}@${realmOrDomain.toLowerCase()}`) ?? this.users.get(`${username}@`);
-    return Promise.resolve(password === undefined ? undefined : { password });
+    return password === undefined ? undefined : { password };
   }
 }
 
 /** A source asking each of `sources` in turn; the first that knows the user answers. */
 export function chainCredentialSources(...sources: CredentialSource[]): CredentialSource {
-  return {
-    async lookup(username, realmOrDomain) {
-      for (const source of sources) {
-        const found = await source.lookup(username, realmOrDomain);
-        if (found !== undefined) return found;
+  // synchronous as long as the sources answering are
+  const from = (
+    i: number,
+    username: string,
+    realmOrDomain: string,
+  ): StoredCredentials | undefined | Promise<StoredCredentials | undefined> => {
+    for (; i < sources.length; i++) {
+      const found = sources[i]!.lookup(username, realmOrDomain);
+      if (found instanceof Promise) {
+        const next = i + 1;
+        return found.then((f) => (f !== undefined ? f : from(next, username, realmOrDomain)));
       }
-      return undefined;
-    },
+      if (found !== undefined) return found;
+    }
+    return undefined;
   };
+  return { lookup: (username, realmOrDomain) => from(0, username, realmOrDomain) };
 }
 
 /**

@@ -34,12 +34,12 @@ export interface AuthApi {
    * Checks the Authorization credentials of a request for `realm` (by default the `realm` parameter, else the
    * To domain): for REGISTER and requests to this server as a UAS (Kamailio's `www_authorize`). Never throws.
    */
-  wwwAuthorize(req: RequestContext, realm?: string): Promise<AuthResult>;
+  wwwAuthorize(req: RequestContext, realm?: string): AuthResult | Promise<AuthResult>;
   /**
    * Checks the Proxy-Authorization credentials for `realm` (by default the `realm` parameter, else the From
    * domain): for requests this server proxies (Kamailio's `proxy_authorize`). Never throws.
    */
-  proxyAuthorize(req: RequestContext, realm?: string): Promise<AuthResult>;
+  proxyAuthorize(req: RequestContext, realm?: string): AuthResult | Promise<AuthResult>;
   /**
    * Replies 401 with a WWW-Authenticate challenge per algorithm (Kamailio's `www_challenge`); `stale=true`
    * when the last check of this request found a stale nonce, unless `options.stale` says otherwise.
@@ -61,7 +61,7 @@ export interface AuthApi {
    * 401/407 (challenge), 403 (identity mismatch) or 500 (credential source failed) and resolves false. On
    * success removes Proxy-Authorization credentials it checked and resolves true.
    */
-  authenticate(req: RequestContext, realm?: string): Promise<boolean>;
+  authenticate(req: RequestContext, realm?: string): boolean | Promise<boolean>;
   /** Replaces where passwords come from (the `users` parameter by default). */
   setCredentialSource(source: CredentialSource): void;
 }
@@ -181,13 +181,17 @@ export const authModule = defineModule({
       return ruri !== undefined ? latin1ToText(ruri.host).toLowerCase() : req.source.listener.advertisedHost;
     };
 
-    const authorize = async (
+    const authorize = (
       req: RequestContext,
       header: CredentialsHeader,
       realm: string | undefined,
-    ): Promise<AuthResult> => {
+    ): AuthResult | Promise<AuthResult> => {
       const r = realmFor(req, header, realm);
-      const v = await authenticator.verify(req.msg, header, r);
+      const v = authenticator.verify(req.msg, header, r);
+      return v instanceof Promise ? v.then((done) => record(req, done, r)) : record(req, v, r);
+    };
+
+    const record = (req: RequestContext, v: Verification, r: string): AuthResult => {
       checked.set(req, v);
       counterOf[v.result].value++;
       if (v.result === 'error') req.log.error('auth: credential source failed', { reason: v.reason });
@@ -245,30 +249,42 @@ export const authModule = defineModule({
       checkFrom: (req) => identityMatches(req, () => req.msg.from),
       checkTo: (req) => identityMatches(req, () => req.msg.to),
       user: (req) => checked.get(req)?.user,
-      async authenticate(req, realm) {
+      authenticate(req, realm) {
         const register = req.method === 'REGISTER';
         const header: CredentialsHeader = register ? 'authorization' : 'proxy-authorization';
-        const result = await authorize(req, header, realm);
-        if (result === 'error') {
-          core.reply(req, 500, 'Server Error (Credentials Unavailable)');
-          return false;
-        }
-        if (result !== 'authorized') {
-          challenge(req, header, realm);
-          return false;
-        }
-        // Kamailio's auth_check: the To of a REGISTER (the AOR bound), the From of anything else
-        if (!(register ? api.checkTo(req) : api.checkFrom(req))) {
-          stats.forbidden.value++;
-          core.reply(req, 403, 'Forbidden (Identity Mismatch)');
-          return false;
-        }
-        if (!register) api.consumeCredentials(req);
-        return true;
+        const result = authorize(req, header, realm);
+        return result instanceof Promise
+          ? result.then((r) => settle(req, r, header, register, realm))
+          : settle(req, result, header, register, realm);
       },
       setCredentialSource(next) {
         source = next;
       },
+    };
+    /** The rest of `authenticate` once the credentials are checked. */
+    const settle = (
+      req: RequestContext,
+      result: AuthResult,
+      header: CredentialsHeader,
+      register: boolean,
+      realm: string | undefined,
+    ): boolean => {
+      if (result === 'error') {
+        core.reply(req, 500, 'Server Error (Credentials Unavailable)');
+        return false;
+      }
+      if (result !== 'authorized') {
+        challenge(req, header, realm);
+        return false;
+      }
+      // Kamailio's auth_check: the To of a REGISTER (the AOR bound), the From of anything else
+      if (!(register ? api.checkTo(req) : api.checkFrom(req))) {
+        stats.forbidden.value++;
+        core.reply(req, 403, 'Forbidden (Identity Mismatch)');
+        return false;
+      }
+      if (!register) api.consumeCredentials(req);
+      return true;
     };
     return { api };
   },
