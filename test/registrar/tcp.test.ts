@@ -1,11 +1,12 @@
 /**
- * A client registered over TCP is reached over its own connection: its Contact (a private address and
+ * A client registered over TCP (or WebSocket) is reached over its own connection: its Contact (a private address and
  * port 9) is unreachable, so the registrar keeps the flow the REGISTER came on (received, listener) and
  * lookup routes the INVITE of a UDP caller into that connection.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { UdpPeer } from '../helpers/server.js';
 import {
   answer,
@@ -74,10 +75,12 @@ class TcpClient {
   }
 }
 
-describe('registration over TCP, then a call to it', () => {
+describe('registration over a stream connection, then a request to it', () => {
   let srv: Awaited<ReturnType<typeof registrarServer>>;
   before(async () => {
-    srv = await registrarServer('modules:\n  usrloc:\n    useDomain: true\n');
+    srv = await registrarServer('modules:\n  usrloc:\n    useDomain: true\n', {
+      listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0', 'ws:127.0.0.1:0'],
+    });
   });
   after(() => srv.stop());
 
@@ -132,6 +135,55 @@ describe('registration over TCP, then a call to it', () => {
       );
     } finally {
       client.close();
+      caller.close();
+    }
+  });
+
+  it('delivers a request to a WebSocket client (RFC 7118) on its own connection', async () => {
+    const wsPort = srv.server.listeners.find((l) => l.protocol === 'ws')!.port;
+    const ws = new WebSocket(`ws://127.0.0.1:${wsPort}`, 'sip');
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const inbox: string[] = [];
+    const waiting: Array<(t: string) => void> = [];
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString('latin1');
+      const w = waiting.shift();
+      if (w === undefined) inbox.push(text);
+      else w(text);
+    });
+    const next = () =>
+      new Promise<string>((resolve, reject) => {
+        const queued = inbox.shift();
+        if (queued !== undefined) return resolve(queued);
+        const timer = setTimeout(() => reject(new Error('nothing on the WebSocket')), 3000);
+        waiting.push((t) => {
+          clearTimeout(timer);
+          resolve(t);
+        });
+      });
+    const caller = await UdpPeer.open();
+    try {
+      // a browser's Via and Contact name a host nobody can resolve (RFC 7118 §5.2)
+      ws.send(
+        registerRequest('wanda', 0, {
+          contact: '<sip:k3r9x@df7jal23ls0d.invalid;transport=ws>',
+          expires: 300,
+        }).replace(/Via: SIP\/2\.0\/UDP 127\.0\.0\.1:0/, 'Via: SIP/2.0/WS df7jal23ls0d.invalid'),
+      );
+      assert.equal(response(await next()).status, 200);
+      caller.send(
+        sipRequest({ method: 'MESSAGE', uri: 'sip:wanda@example.com', port: caller.port }),
+        srv.udpPort,
+      );
+      const got = await next();
+      assert.ok(got.startsWith('MESSAGE sip:k3r9x@df7jal23ls0d.invalid;transport=ws SIP/2.0'), got);
+      ws.send(answer(got, 200, 'OK'));
+      assert.match(await caller.next((t) => t.startsWith('SIP/2.0 2')), /^SIP\/2\.0 200 /);
+    } finally {
+      ws.terminate();
       caller.close();
     }
   });
