@@ -1,7 +1,7 @@
 /**
- * A client registered over TCP (or WebSocket) is reached over its own connection: its Contact (a private address and
- * port 9) is unreachable, so the registrar keeps the flow the REGISTER came on (received, listener) and
- * lookup routes the INVITE of a UDP caller into that connection.
+ * Clients registered over TCP or WebSocket are reached over their own connection: their Contacts (a
+ * private address and port 9, an unresolvable `.invalid` host) cannot be reached, so the registrar keeps
+ * the flow the REGISTER came on (received, listener) and lookup routes a UDP caller's request into it.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
