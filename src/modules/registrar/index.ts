@@ -17,8 +17,10 @@ export interface RegistrarApi {
    * Processes a REGISTER and replies (Kamailio's `save`): 200 listing every current contact with its
    * expires and a Date, or 400, 420, 421, 423 (Min-Expires), 439, 500 (out-of-order CSeq) or 503 (too
    * many contacts). The AOR is the To URI's `user@domain`, or `aor` (a SIP URI or `user@domain`).
+   * Over an in-memory location store it answers (and replies) at once, so `await` does not suspend
+   * the route and the REGISTER stays stateless; over a shared database it returns a Promise.
    */
-  save(req: RequestContext, aor?: string): Promise<SaveResult>;
+  save(req: RequestContext, aor?: string): MaybePromise<SaveResult>;
   /**
    * Kamailio's `lookup`: rewrites the Request-URI to the best contact of its AOR (or of `aor`, or of the
    * GRUU it is) and puts the others in the destination set, each routed through the flow it registered

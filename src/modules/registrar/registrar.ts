@@ -109,9 +109,37 @@ function fail(status: number, reason?: string, headers?: HeaderList): never {
   throw new Rejection(status, reason, headers);
 }
 
-async function settle<T>(value: MaybePromise<T>): Promise<T> {
-  return value;
+/**
+ * `yield* wait(x)` inside a {@link drive}n generator: the value of `x`, waiting only if it is a Promise.
+ * Lets one linear piece of code run synchronously over the in-memory store and asynchronously over a
+ * database-backed one.
+ */
+function* wait<T>(value: MaybePromise<T>): Generator<MaybePromise<T>, T, unknown> {
+  // drive() sends back the settled value of what was yielded
+  return (yield value) as T;
 }
+
+/** Runs a generator that yields possibly-pending values: synchronously until one is a Promise. */
+function drive<R>(gen: Generator<unknown, R, unknown>): MaybePromise<R> {
+  return resume(gen, gen.next());
+}
+
+function resume<R>(gen: Generator<unknown, R, unknown>, first: IteratorResult<unknown, R>): MaybePromise<R> {
+  let step = first;
+  while (!step.done) {
+    const v = step.value;
+    if (v instanceof Promise) {
+      return v.then(
+        (x) => resume(gen, gen.next(x)),
+        (e: unknown) => resume(gen, gen.throw(e)),
+      );
+    }
+    step = gen.next(v);
+  }
+  return step.value;
+}
+
+type Processed = { status: SaveResult; headers: HeaderList; defaulted: number; capped: number };
 
 function then<T, R>(value: MaybePromise<T>, fn: (v: T) => R): MaybePromise<R> {
   return value instanceof Promise ? value.then(fn) : fn(value);
@@ -185,21 +213,27 @@ export class Registrar {
    * statefully when the request has a transaction, statelessly otherwise (`core.reply`). Authentication
    * and the choice of domains this registrar serves (steps 1, 3, 4) are the script's.
    */
-  async save(req: RequestContext, aor?: string): Promise<SaveResult> {
+  save(req: RequestContext, aor?: string): MaybePromise<SaveResult> {
     if (req.method !== 'REGISTER')
       throw new TypeError(`registrar.save() needs a REGISTER, got ${req.method}`);
-    let result: { status: SaveResult; headers: HeaderList; defaulted: number; capped: number };
+    let result: MaybePromise<Processed>;
     try {
-      result = await this.process(req, aor);
+      // synchronous over an in-memory store: the reply is sent before save() returns, so a route that
+      // awaits it does not suspend, and the REGISTER stays stateless (as Kamailio's save() with sl)
+      result = drive(this.process(req, aor));
     } catch (e) {
-      let rejection: Rejection;
-      if (e instanceof Rejection) rejection = e;
-      else if (e instanceof SipParseError) rejection = new Rejection(400, e.reason);
-      else throw e;
-      this.stats.rejected.value++;
-      this.core.reply(req, rejection.status, rejection.reason, rejection.headers);
-      return 'rejected';
+      return this.rejected(req, e);
     }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => this.accepted(req, r),
+        (e: unknown) => this.rejected(req, e),
+      );
+    }
+    return this.accepted(req, result);
+  }
+
+  private accepted(req: RequestContext, result: Processed): SaveResult {
     this.stats.accepted.value++;
     this.stats.defaultExpires.value += result.defaulted;
     this.stats.maxExpires.value += result.capped;
@@ -207,10 +241,17 @@ export class Registrar {
     return result.status;
   }
 
-  private async process(
-    req: RequestContext,
-    aorText: string | undefined,
-  ): Promise<{ status: SaveResult; headers: HeaderList; defaulted: number; capped: number }> {
+  private rejected(req: RequestContext, e: unknown): SaveResult {
+    let rejection: Rejection;
+    if (e instanceof Rejection) rejection = e;
+    else if (e instanceof SipParseError) rejection = new Rejection(400, e.reason);
+    else throw e;
+    this.stats.rejected.value++;
+    this.core.reply(req, rejection.status, rejection.reason, rejection.headers);
+    return 'rejected';
+  }
+
+  private *process(req: RequestContext, aorText: string | undefined): Generator<unknown, Processed, unknown> {
     const msg = req.msg;
     const settings = this.settings;
     const store = this.store;
@@ -254,7 +295,7 @@ export class Registrar {
       // step 8 for a query: the current bindings
       return {
         status: 'queried',
-        headers: await this.okHeaders(aorUri, aor, supported, [], false),
+        headers: yield* this.okHeaders(aorUri, aor, supported, [], false),
         defaulted: 0,
         capped: 0,
       };
@@ -263,14 +304,14 @@ export class Registrar {
     if (contacts.wildcard) {
       // step 6: `*` needs Expires: 0 (and stands alone: the parser refuses `*` with other contacts)
       if (msg.expires !== 0) fail(400, '* used in Contact and Expires is not 0');
-      const bindings = await settle(store.lookup(aor));
+      const bindings = yield* wait(store.lookup(aor));
       for (const b of bindings) {
         if (b.callId === callId && cseq <= b.cseq) fail(500, 'Out of order request');
       }
-      if (bindings.length > 0) await settle(store.removeAor(aor));
+      if (bindings.length > 0) yield* wait(store.removeAor(aor));
       return {
         status: 'deleted',
-        headers: await this.okHeaders(aorUri, aor, supported, returnPath ? pathValues : [], false),
+        headers: yield* this.okHeaders(aorUri, aor, supported, returnPath ? pathValues : [], false),
         defaulted: 0,
         capped: 0,
       };
@@ -314,7 +355,7 @@ export class Registrar {
     let inserts = 0;
     let removals = 0;
     for (const r of requests) {
-      const found = await settle(
+      const found = yield* wait(
         store.find(aor, { contact: r.contact, instance: r.instance, regId: r.regId }),
       );
       if (found !== undefined && found.callId === callId && cseq <= found.cseq) {
@@ -329,7 +370,7 @@ export class Registrar {
     }
     const limit = store.maxContacts;
     if (limit > 0 && inserts > 0) {
-      const current = (await settle(store.lookup(aor))).length;
+      const current = (yield* wait(store.lookup(aor))).length;
       if (current - removals + inserts > limit) this.tooMany();
     }
 
@@ -345,7 +386,7 @@ export class Registrar {
     let capped = 0;
     for (const r of requests) {
       if (r.action === 'remove') {
-        await settle(
+        yield* wait(
           store.remove(aor, { contact: r.contact, instance: r.instance, regId: r.regId }, { callId, cseq }),
         );
         continue;
@@ -370,7 +411,7 @@ export class Registrar {
         regId: r.regId,
         connectionId: source.connectionId ?? -1,
       };
-      const saved = await settle(store.save(aor, input));
+      const saved = yield* wait(store.save(aor, input));
       if (saved.status === 'too-many') this.tooMany(); // only when another REGISTER raced this one
     }
     const status: SaveResult =
@@ -381,7 +422,7 @@ export class Registrar {
           : 'updated';
     return {
       status,
-      headers: await this.okHeaders(aorUri, aor, supported, returnPath ? pathValues : [], outbound),
+      headers: yield* this.okHeaders(aorUri, aor, supported, returnPath ? pathValues : [], outbound),
       defaulted,
       capped,
     };
@@ -436,15 +477,15 @@ export class Registrar {
   }
 
   /** The headers of a 200 (RFC 3261 §10.3 step 8): every current binding with its expires, and Date. */
-  private async okHeaders(
+  private *okHeaders(
     aorUri: SipUri,
     aor: string,
     supported: ReadonlySet<string>,
     pathValues: readonly string[],
     outbound: boolean,
-  ): Promise<HeaderList> {
+  ): Generator<unknown, HeaderList, unknown> {
     const headers: Array<[string, string]> = [];
-    const bindings = await settle(this.store.lookup(aor));
+    const bindings = yield* wait(this.store.lookup(aor));
     const now = this.store.now();
     const gruu = this.settings.gruu && supported.has('gruu');
     for (const b of bindings) {
