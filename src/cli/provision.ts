@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../core/config.js';
 import { moduleSchemas } from '../core/module.js';
 import { databaseUrl, openStorage, type Storage, StorageError } from '../db/index.js';
 import { builtinModules } from '../script/api.js';
+import { SipParseError } from '../sip/errors.js';
 import { scanHostPort } from '../sip/host.js';
 
 /** The first words of the provisioning commands. */
@@ -56,17 +57,19 @@ const processIo: ProvisionIo = {
 // RFC 3261 §25.1: user = 1*( unreserved / escaped / user-unreserved )
 const USER_PART = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
 
-/** Checks a domain (a host name or IP address, no port) and lower-cases it; throws a UsageError. */
-function parseDomain(text: string, what: string): string {
+/** Checks a domain (a host name or IP address, no port) and lower-cases it; throws a UsageError naming `whole`. */
+function parseDomain(text: string, what: string, whole = text): string {
+  if (text === '') throw new UsageError(`bad ${what} '${whole}': the domain is empty`);
   let end: number;
   let port: number | undefined;
   try {
     ({ end, port } = scanHostPort(text, 0));
   } catch (error) {
-    throw new UsageError(`bad ${what} '${text}': ${(error as Error).message}`);
+    const reason = error instanceof SipParseError ? error.reason : (error as Error).message;
+    throw new UsageError(`bad ${what} '${whole}': ${reason}`);
   }
-  if (end !== text.length) throw new UsageError(`bad ${what} '${text}': unexpected '${text.slice(end)}'`);
-  if (port !== undefined) throw new UsageError(`bad ${what} '${text}': a domain takes no port`);
+  if (end !== text.length) throw new UsageError(`bad ${what} '${whole}': unexpected '${text.slice(end)}'`);
+  if (port !== undefined) throw new UsageError(`bad ${what} '${whole}': a domain takes no port`);
   return text.toLowerCase();
 }
 
@@ -79,7 +82,7 @@ export function parseAddress(text: string): { username: string; domain: string }
   if (username === '') throw new UsageError(`bad address '${text}': the user part is empty`);
   if (!USER_PART.test(username))
     throw new UsageError(`bad address '${text}': '${username}' is not a SIP user part (RFC 3261 §25.1)`);
-  return { username, domain: parseDomain(bare.slice(at + 1), 'address') };
+  return { username, domain: parseDomain(bare.slice(at + 1), 'address', text) };
 }
 
 const aor = (a: { username: string; domain: string }) => `${a.username}@${a.domain}`;

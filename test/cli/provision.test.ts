@@ -1,0 +1,313 @@
+/**
+ * The provisioning commands run as the real `olelo` CLI on a SQLite file in a temp folder: what they store
+ * (password, ha1, ha1b), their messages and exit codes, and their use while a server runs on the same
+ * database.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openStorage, type Storage } from '../../src/db/index.js';
+import {
+  DEFAULT_SCRIPT,
+  OLELO_BIN,
+  type RunResult,
+  runOlelo,
+  startServerProcess,
+  stopAll,
+  tempDir,
+  udpOptions,
+} from '../helpers/process.js';
+
+const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+
+const dir = tempDir('provision');
+after(async () => {
+  await stopAll();
+  dir.remove();
+});
+
+/** A config file whose database is `olelo.db` in its own data folder. */
+function configFor(name: string, extra = ''): string {
+  return dir.file(
+    `${name}.yaml`,
+    `script: ${JSON.stringify(DEFAULT_SCRIPT)}\ndataDir: ${JSON.stringify(join(dir.path, name))}\n${extra}`,
+  );
+}
+
+/** Runs `olelo --config <config> ...args`. */
+function olelo(config: string, ...args: string[]): Promise<RunResult> {
+  return runOlelo(['--config', config, ...args], { cwd: dir.path, timeoutMs: 20_000 });
+}
+
+/** Runs olelo with `input` on its standard input. */
+function oleloWithInput(
+  config: string,
+  input: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [OLELO_BIN, '--config', config, ...args], { cwd: dir.path });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** Asserts the exit code, showing the output when it differs. */
+function exits(result: { code: number | null; stdout: string; stderr: string }, code: number): void {
+  assert.equal(result.code, code, `exit code; stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+}
+
+/** Opens the database a config names (the CLI must have created it). */
+async function database(name: string): Promise<Storage> {
+  return openStorage(`sqlite:${join(dir.path, name, 'olelo.db')}`);
+}
+
+describe('olelo user', () => {
+  const config = configFor('users');
+
+  it('add stores the password with ha1 = MD5(user:realm:pass) and ha1b = MD5(user@domain:realm:pass), realm = domain', async () => {
+    const result = await olelo(config, 'user', 'add', 'alice@example.com', 'secret');
+    exits(result, 0);
+    assert.equal(result.stdout.trim(), 'added user alice@example.com');
+    const db = await database('users');
+    const alice = await db.subscribers.get('alice', 'example.com');
+    await db.close();
+    assert.ok(alice);
+    assert.equal(alice.password, 'secret');
+    assert.equal(alice.ha1, md5('alice:example.com:secret'));
+    assert.equal(alice.ha1b, md5('alice@example.com:example.com:secret'));
+  });
+
+  it('takes sip: URIs and lower-cases the domain', async () => {
+    exits(await olelo(config, 'user', 'add', 'sip:Bob@EXAMPLE.com', 'pw', '--email', 'bob@mail.example'), 0);
+    const list = await olelo(config, 'user', 'list');
+    exits(list, 0);
+    // the order is the database's (SQLite sorts 'B' before 'a'; MySQL would not)
+    assert.deepEqual(list.stdout.trim().split('\n').sort(), [
+      'Bob@example.com <bob@mail.example>',
+      'alice@example.com',
+    ]);
+  });
+
+  it('refuses an account that exists, with exit 1', async () => {
+    const result = await olelo(config, 'user', 'add', 'alice@Example.com', 'other');
+    exits(result, 1);
+    assert.match(result.stderr, /^olelo: user alice@example\.com exists already$/m);
+  });
+
+  it('rejects bad addresses and wrong usage with exit 2, saying what is wrong', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['user', 'add', 'alice', 'pw'], /bad address 'alice': expected user@domain/],
+      [['user', 'add', '@example.com', 'pw'], /the user part is empty/],
+      [['user', 'add', 'alice@', 'pw'], /bad address 'alice@': the domain is empty/],
+      [
+        ['user', 'add', 'alice@exa$mple.com', 'pw'],
+        /bad address 'alice@exa\$mple\.com': unexpected '\$mple\.com'/,
+      ],
+      [['user', 'add', 'alice@example.com:5060', 'pw'], /a domain takes no port/],
+      [['user', 'add', 'alice@example.com;transport=tcp', 'pw'], /unexpected ';transport=tcp'/],
+      [['user', 'add', 'al ice@example.com', 'pw'], /not a SIP user part/],
+      [['user', 'add', 'alice@example.com'], /usage: olelo user add ADDRESS PASSWORD/],
+      [['user', 'frob'], /unknown command 'user frob'/],
+      [['user', 'add', 'x@example.com', 'pw', '--colour'], /Unknown option '--colour'/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => olelo(config, ...args)));
+    results.forEach((result, i) => {
+      exits(result, 2);
+      assert.match(result.stderr, cases[i]![1]);
+    });
+  });
+
+  it('reads the password from standard input when it is -', async () => {
+    const result = await oleloWithInput(config, 'from-stdin\n', 'user', 'add', 'carol@example.com', '-');
+    exits(result, 0);
+    const db = await database('users');
+    assert.equal(
+      (await db.subscribers.get('carol', 'example.com'))?.ha1,
+      md5('carol:example.com:from-stdin'),
+    );
+    await db.close();
+  });
+
+  it('passwd changes the password and both hashes; an unknown user is exit 1', async () => {
+    exits(await olelo(config, 'user', 'passwd', 'alice@example.com', 'new-secret'), 0);
+    const db = await database('users');
+    const alice = await db.subscribers.get('alice', 'example.com');
+    await db.close();
+    assert.equal(alice?.password, 'new-secret');
+    assert.equal(alice?.ha1, md5('alice:example.com:new-secret'));
+    assert.equal(alice?.ha1b, md5('alice@example.com:example.com:new-secret'));
+    const unknown = await olelo(config, 'user', 'passwd', 'nobody@example.com', 'x');
+    exits(unknown, 1);
+    assert.match(unknown.stderr, /^olelo: unknown user nobody@example\.com$/m);
+  });
+
+  it('--hash-only stores no plain password, and passwd keeps it so', async () => {
+    exits(await olelo(config, 'user', 'add', 'dave@example.com', 'pw1', '--hash-only'), 0);
+    exits(await olelo(config, 'user', 'passwd', 'dave@example.com', 'pw2'), 0);
+    const db = await database('users');
+    const dave = await db.subscribers.get('dave', 'example.com');
+    await db.close();
+    assert.equal(dave?.password, undefined);
+    assert.equal(dave?.ha1, md5('dave:example.com:pw2'));
+  });
+
+  it('list filters by domain and prints JSON on request', async () => {
+    exits(await olelo(config, 'user', 'add', 'erin@other.example', 'pw'), 0);
+    const other = await olelo(config, 'user', 'list', 'OTHER.example');
+    assert.equal(other.stdout.trim(), 'erin@other.example');
+    const json = await olelo(config, 'user', 'list', '--json');
+    exits(json, 0);
+    const rows = JSON.parse(json.stdout) as Array<{ username: string; domain: string; created?: string }>;
+    assert.deepEqual(
+      rows.map((r) => `${r.username}@${r.domain}`),
+      ['Bob@example.com', 'alice@example.com', 'carol@example.com', 'dave@example.com', 'erin@other.example'],
+    );
+    assert.ok(rows.every((r) => r.created !== undefined && !Number.isNaN(Date.parse(r.created))));
+    assert.doesNotMatch(json.stdout, /secret|ha1/, 'no password or hash is printed');
+  });
+
+  it('rm removes an account; an unknown one is exit 1', async () => {
+    exits(await olelo(config, 'user', 'rm', 'erin@other.example'), 0);
+    const again = await olelo(config, 'user', 'rm', 'erin@other.example');
+    exits(again, 1);
+    assert.match(again.stderr, /unknown user erin@other\.example/);
+  });
+});
+
+describe('olelo domain and olelo alias', () => {
+  const config = configFor('aliases');
+
+  before(async () => {
+    exits(await olelo(config, 'user', 'add', 'alice@example.com', 'pw'), 0);
+  });
+
+  it('domain add, list and rm; a second add or an unknown rm is exit 1', async () => {
+    exits(await olelo(config, 'domain', 'add', 'Example.com'), 0);
+    exits(await olelo(config, 'domain', 'add', 'b.example', '--did', 'b'), 0);
+    const twice = await olelo(config, 'domain', 'add', 'example.com');
+    exits(twice, 1);
+    assert.match(twice.stderr, /domain example\.com exists already/);
+    assert.equal((await olelo(config, 'domain', 'list')).stdout, 'b.example (did b)\nexample.com\n');
+    exits(await olelo(config, 'domain', 'rm', 'b.example'), 0);
+    exits(await olelo(config, 'domain', 'rm', 'b.example'), 1);
+    exits(await olelo(config, 'domain', 'add', 'bad domain'), 2);
+  });
+
+  it('user add notes a domain missing from a non-empty domain table', async () => {
+    const result = await olelo(config, 'user', 'add', 'zoe@elsewhere.example', 'pw');
+    exits(result, 0);
+    assert.match(result.stderr, /elsewhere\.example is not in the domain table/);
+  });
+
+  it('alias add, list and rm', async () => {
+    const added = await olelo(config, 'alias', 'add', 'sip:1000@example.com', 'alice@example.com');
+    exits(added, 0);
+    assert.equal(added.stdout.trim(), 'added alias 1000@example.com for alice@example.com');
+    exits(await olelo(config, 'alias', 'add', 'sales@example.com', 'alice@example.com'), 0);
+    const list = await olelo(config, 'alias', 'list');
+    assert.equal(
+      list.stdout,
+      '1000@example.com -> alice@example.com\nsales@example.com -> alice@example.com\n',
+    );
+    const json = JSON.parse((await olelo(config, 'alias', 'list', 'alice@example.com', '--json')).stdout);
+    assert.deepEqual(json[0], { alias: '1000@example.com', target: 'alice@example.com' });
+    exits(await olelo(config, 'alias', 'rm', 'sales@example.com'), 0);
+    const gone = await olelo(config, 'alias', 'rm', 'sales@example.com');
+    exits(gone, 1);
+    assert.match(gone.stderr, /unknown alias sales@example\.com/);
+  });
+
+  it('alias add refuses a taken alias and an unknown target (unless --force)', async () => {
+    const taken = await olelo(config, 'alias', 'add', '1000@example.com', 'zoe@elsewhere.example');
+    exits(taken, 1);
+    assert.match(taken.stderr, /alias 1000@example\.com exists already \(for alice@example\.com\)/);
+    const unknown = await olelo(config, 'alias', 'add', '2000@example.com', 'nobody@example.com');
+    exits(unknown, 1);
+    assert.match(unknown.stderr, /unknown user nobody@example\.com .*--force/);
+    exits(await olelo(config, 'alias', 'add', '2000@example.com', 'gateway@pstn.example', '--force'), 0);
+  });
+
+  it('user rm notes the aliases left pointing at the account', async () => {
+    const result = await olelo(config, 'user', 'rm', 'alice@example.com');
+    exits(result, 0);
+    assert.match(result.stderr, /1 alias\(es\) still point to alice@example\.com/);
+  });
+});
+
+describe('olelo provisioning and its database', () => {
+  it('uses the database of OLELO_DATABASE__URL over the config file', async () => {
+    const config = configFor('env-db');
+    const file = join(dir.path, 'elsewhere.db');
+    const result = await runOlelo(['--config', config, 'user', 'add', 'amy@example.com', 'pw'], {
+      cwd: dir.path,
+      env: { OLELO_DATABASE__URL: `sqlite:${file}` },
+    });
+    exits(result, 0);
+    const db = await openStorage(`sqlite:${file}`);
+    assert.equal((await db.subscribers.list()).length, 1);
+    await db.close();
+  });
+
+  it('an unreachable database is exit 1, named without its password', async () => {
+    const config = configFor(
+      'unreachable',
+      'database:\n  url: postgres://olelo:s3cret@127.0.0.1:1/olelo\n  connectTimeout: 2s\n',
+    );
+    const result = await olelo(config, 'user', 'list');
+    exits(result, 1);
+    assert.match(result.stderr, /^olelo: cannot connect to postgres:\/\/olelo@127\.0\.0\.1:1\/olelo: /m);
+    assert.doesNotMatch(result.stderr, /s3cret/);
+  });
+
+  it('a bad address is reported before the database is opened', async () => {
+    const config = configFor('unreachable-too', 'database:\n  url: postgres://olelo@127.0.0.1:1/olelo\n');
+    const result = await olelo(config, 'user', 'add', 'not-an-address', 'pw');
+    exits(result, 2);
+    assert.doesNotMatch(result.stderr, /cannot connect/);
+  });
+
+  it('--help describes the provisioning commands', async () => {
+    for (const args of [['--help'], ['user', '--help']]) {
+      const result = await runOlelo(args);
+      exits(result, 0);
+      assert.match(result.stdout, /olelo user add ADDRESS PASSWORD/);
+      assert.match(result.stdout, /olelo alias add ALIAS ADDRESS/);
+    }
+  });
+
+  it('works while a server runs on the same database', async () => {
+    const serverDir = join(dir.path, 'live');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(serverDir);
+    const server = await startServerProcess(serverDir);
+    assert.match(server.proc.output, /database ready/);
+    const config = server.config;
+    // several at once: each migrates (a no-op) and writes while the server holds the file open
+    const adds = await Promise.all(
+      ['u1', 'u2', 'u3', 'u4', 'u5'].map((u) => olelo(config, 'user', 'add', `${u}@example.com`, `pw-${u}`)),
+    );
+    for (const result of adds) exits(result, 0);
+    exits(await olelo(config, 'domain', 'add', 'example.com'), 0);
+    exits(await olelo(config, 'user', 'passwd', 'u1@example.com', 'changed'), 0);
+    assert.equal(await udpOptions(server.port), 200, 'the server still answers');
+    const list = await olelo(config, 'user', 'list');
+    assert.equal(list.stdout.trim().split('\n').length, 5);
+    const exit = await server.proc.stop();
+    assert.equal(exit.code, 0, server.proc.output);
+    assert.doesNotMatch(server.proc.output, /SQLITE_BUSY|locked|StorageError/);
+    const db = await openStorage(`sqlite:${join(serverDir, 'data', 'olelo.db')}`);
+    assert.equal((await db.subscribers.get('u1', 'example.com'))?.ha1, md5('u1:example.com:changed'));
+    await db.close();
+  });
+});
