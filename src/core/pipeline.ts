@@ -56,7 +56,7 @@ export interface TransactionHooks {
   /** A request before the script: true when a transaction took it (retransmission, ACK, CANCEL). */
   request(msg: SipRequest, via: Via, source: Source): boolean;
   /** A response whose top Via is ours: true when a client transaction took it. */
-  response(msg: SipResponse, via: Via): boolean;
+  response(msg: SipResponse, via: Via, source: Source): boolean;
   /** The request route went async. */
   scriptSuspended(ctx: RequestContext): void;
   /** The request route finished (after going async, or with a transaction). */
@@ -269,7 +269,7 @@ export class Pipeline implements CoreServices {
       this.drop('response whose top Via is not ours', source);
       return;
     }
-    if (this.hooks?.response(msg, via) === true) return;
+    if (this.hooks?.response(msg, via, source) === true) return;
     const ctx = new ReplyContext(msg, source, this.log, this.myself);
     const reply = this.routes().reply;
     if (reply === undefined) {

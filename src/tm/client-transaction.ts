@@ -3,7 +3,7 @@
  * non-INVITE: no 408 is ever sent upstream for a timeout, the transaction simply times out).
  */
 import type { SipResponse } from '../sip/message.js';
-import type { Destination, TransportError } from '../transport/types.js';
+import type { Destination, Source, TransportError } from '../transport/types.js';
 import { TimerKind, type TimerSettings } from './timer-values.js';
 import { cancelTimer, type Timer, type TimerOwner, type TimerService } from './timers.js';
 
@@ -32,8 +32,8 @@ const NO_BYTES = Buffer.alloc(0);
 
 /** What a client transaction reports to its user (the proxy branch). */
 export interface ClientTransactionUser {
-  /** A response to pass up (1xx, first final, and for INVITE every 2xx). */
-  clientResponse(ct: ClientTransaction, res: SipResponse): void;
+  /** A response to pass up (1xx, first final, and for INVITE every 2xx), with where it came from. */
+  clientResponse(ct: ClientTransaction, res: SipResponse, source?: Source): void;
   /** Timer B / F fired, or the request could not be sent: no final response will come. */
   clientFailed(ct: ClientTransaction, reason: 'timeout' | 'transport'): void;
 }
@@ -149,7 +149,7 @@ export class ClientTransaction implements TimerOwner {
   }
 
   /** A response matched this transaction (RFC 3261 §17.1.1.2, §17.1.2.2, RFC 6026 §7.2). */
-  receiveResponse(res: SipResponse): void {
+  receiveResponse(res: SipResponse, source?: Source): void {
     const status = res.status;
     const s = this.state;
     if (s === 'terminated') return;
@@ -160,7 +160,7 @@ export class ClientTransaction implements TimerOwner {
         return;
       }
       if (s === 'accepted') {
-        if (status >= 200 && status < 300) this.user.clientResponse(this, res); // RFC 6026: 2xx retransmissions pass
+        if (status >= 200 && status < 300) this.user.clientResponse(this, res, source); // RFC 6026: 2xx retransmissions pass
         return;
       }
       this.lastStatus = status;
@@ -170,7 +170,7 @@ export class ClientTransaction implements TimerOwner {
         // (fr_inv_timer, §16.8) decides how long the branch may ring
         if (s === 'calling' && !this.cancelSent) this.timeoutTimer = cancelTimer(this.timeoutTimer);
         this.to('proceeding');
-        this.user.clientResponse(this, res);
+        this.user.clientResponse(this, res, source);
         return;
       }
       this.retransmitTimer = cancelTimer(this.retransmitTimer);
@@ -178,7 +178,7 @@ export class ClientTransaction implements TimerOwner {
       if (status < 300) {
         this.to('accepted');
         this.waitTimer = this.host.timers.start(this, TimerKind.M, 64 * this.host.settings.t1);
-        this.user.clientResponse(this, res);
+        this.user.clientResponse(this, res, source);
         return;
       }
       // RFC 3261 §17.1.1.3: ACK for a non-2xx final response, hop by hop
@@ -194,14 +194,14 @@ export class ClientTransaction implements TimerOwner {
           TimerKind.D,
           Math.max(32000, 64 * this.host.settings.t1),
         );
-      this.user.clientResponse(this, res);
+      this.user.clientResponse(this, res, source);
       return;
     }
     if (s === 'completed') return;
     this.lastStatus = status;
     if (status < 200) {
       this.to('proceeding');
-      this.user.clientResponse(this, res);
+      this.user.clientResponse(this, res, source);
       return;
     }
     this.retransmitTimer = cancelTimer(this.retransmitTimer);
@@ -210,7 +210,7 @@ export class ClientTransaction implements TimerOwner {
     // Timer K: T4 over unreliable transports, 0 over reliable ones
     if (this.reliable) this.to('terminated');
     else this.waitTimer = this.host.timers.start(this, TimerKind.K, this.host.settings.t4);
-    this.user.clientResponse(this, res);
+    this.user.clientResponse(this, res, source);
   }
 
   onTimer(kind: number): void {

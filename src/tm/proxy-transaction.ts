@@ -11,7 +11,7 @@ import {
 import type { Candidate, Route } from '../core/pipeline.js';
 import { createResponse, createResponseBytes, type HeaderList, reasonPhrase } from '../sip/build.js';
 import type { MessageSnapshot, SipRequest, SipResponse } from '../sip/message.js';
-import type { Destination } from '../transport/types.js';
+import type { Destination, Source } from '../transport/types.js';
 import {
   buildFromTemplate,
   type ClientTransaction,
@@ -427,7 +427,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
 
   // ---------------------------------------------------------------- responses from branches
 
-  clientResponse(ct: ClientTransaction, res: SipResponse): void {
+  clientResponse(ct: ClientTransaction, res: SipResponse, source?: Source): void {
     const branch = ct.context as Branch | undefined;
     if (branch === undefined) return;
     const status = res.status;
@@ -447,17 +447,25 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
         branch.response = res;
       }
     }
-    this.runReplyHandler(res, () => this.afterResponse(branch, res));
+    this.runReplyHandler(res, source, () => this.afterResponse(branch, res));
   }
 
-  /** Runs the per-transaction reply route, then `next` (unless the route dropped a provisional). */
-  private runReplyHandler(res: SipResponse, next: () => void): void {
+  /**
+   * Runs the per-transaction reply route, then `next` (unless the route dropped a provisional). Its
+   * context's `source` is where the response came from (nathelper fixes a callee's Contact with it).
+   */
+  private runReplyHandler(res: SipResponse, source: Source | undefined, next: () => void): void {
     const handler = this.onReply;
     if (handler === undefined) {
       next();
       return;
     }
-    const rctx = new ReplyContext(res, this.ctx.source, this.layer.core.log, this.layer.core.myself);
+    const rctx = new ReplyContext(
+      res,
+      source ?? this.ctx.source,
+      this.layer.core.log,
+      this.layer.core.myself,
+    );
     const done = () => {
       if (rctx.isDropped && res.status < 200) return;
       next();

@@ -245,13 +245,13 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   /** Responses that match a client transaction go to it (RFC 3261 §17.1.3). */
-  response(msg: SipResponse, via: Via): boolean {
+  response(msg: SipResponse, via: Via, source: Source): boolean {
     const branch = via.branch;
     const method = msg.cseq?.method;
     if (branch === undefined || method === undefined) return false;
     const ct = (method === 'CANCEL' ? this.cancels : this.clients).get(branch);
     if (ct === undefined || ct.method !== method) return false;
-    ct.receiveResponse(msg);
+    ct.receiveResponse(msg, source);
     return true;
   }
 
