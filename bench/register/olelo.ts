@@ -13,7 +13,7 @@ export default defineRoutes({
   events: {
     start(m) {
       // every user's password is "secret" (Kamailio: pv_www_authenticate with a fixed password)
-      m.auth.setCredentialSource({ lookup: async () => ({ password: 'secret' }) });
+      m.auth.setCredentialSource({ lookup: () => ({ password: 'secret' }) });
     },
   },
   async request(req, m) {

@@ -298,13 +298,29 @@ export class Pipeline implements CoreServices {
       return;
     }
     if (result instanceof Promise) {
+      let settled = false;
       const hooks = this.hooks;
-      if (hooks !== undefined && ctx.kind === 'request') hooks.scriptSuspended(ctx);
+      if (
+        hooks !== undefined &&
+        ctx.kind === 'request' &&
+        ctx.transaction === undefined &&
+        ctx.disposition === 'pending'
+      ) {
+        // A route that is still running when the event loop turns is really waiting (DNS, a database):
+        // its request gets a server transaction then, to absorb retransmissions meanwhile. One that only
+        // awaited values already there (an in-memory registrar or credential check) has finished by then
+        // and stays stateless.
+        setImmediate(() => {
+          if (!settled) hooks.scriptSuspended(ctx);
+        });
+      }
       result.then(
         () => {
+          settled = true;
           this.finish(ctx, after);
         },
         (e: unknown) => {
+          settled = true;
           this.handlerFailed(ctx, e);
           this.done(ctx);
         },

@@ -37,6 +37,8 @@ interface RequestOptions {
   to?: string;
   headers?: string[];
   body?: string;
+  /** Top Via branch (the transaction): default z9hG4bKtest. */
+  branch?: string;
 }
 
 function request(o: RequestOptions = {}): SipRequest {
@@ -44,7 +46,7 @@ function request(o: RequestOptions = {}): SipRequest {
   const body = o.body ?? '';
   const text =
     `${method} ${o.uri ?? 'sip:example.com'} SIP/2.0\r\n` +
-    'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKtest\r\n' +
+    `Via: SIP/2.0/UDP 192.0.2.1:5060;branch=${o.branch ?? 'z9hG4bKtest'}\r\n` +
     `From: <${o.from ?? 'sip:alice@example.com'}>;tag=1\r\n` +
     `To: <${o.to ?? 'sip:alice@example.com'}>\r\n` +
     'Call-ID: c1@test\r\n' +
@@ -212,10 +214,34 @@ describe('DigestAuthenticator', () => {
     const c = challenge();
     const first = request({ headers: [`Authorization: ${answer(c, { ...ALICE, cnonce: 'x' })}`] });
     assert.equal((await auth.verify(first, 'authorization', REALM)).result, 'authorized');
-    const again = request({ headers: [`Authorization: ${answer(c, { ...ALICE, cnonce: 'y' })}`] });
+    const again = request({
+      branch: 'z9hG4bKother',
+      headers: [`Authorization: ${answer(c, { ...ALICE, cnonce: 'y' })}`],
+    });
     assert.equal((await auth.verify(again, 'authorization', REALM)).result, 'replayed');
-    const next = request({ headers: [`Authorization: ${answer(c, { ...ALICE, nc: 2 })}`] });
+    const next = request({
+      branch: 'z9hG4bKnext',
+      headers: [`Authorization: ${answer(c, { ...ALICE, nc: 2 })}`],
+    });
     assert.equal((await auth.verify(next, 'authorization', REALM)).result, 'authorized');
+  });
+
+  it('takes the same request again (same transaction, same nonce-count) for a retransmission, not a replay', async () => {
+    const { auth, challenge } = setup();
+    const c = challenge();
+    const header = `Authorization: ${answer(c, { ...ALICE, cnonce: 'x' })}`;
+    assert.equal(
+      (await auth.verify(request({ headers: [header] }), 'authorization', REALM)).result,
+      'authorized',
+    );
+    // a UDP retransmission: the reply to the first was lost; answered again like the first
+    assert.equal(
+      (await auth.verify(request({ headers: [header] }), 'authorization', REALM)).result,
+      'authorized',
+    );
+    // the same credentials in another transaction: a replay
+    const replay = request({ branch: 'z9hG4bKreplay', headers: [header] });
+    assert.equal((await auth.verify(replay, 'authorization', REALM)).result, 'replayed');
   });
 
   it('says stale for a right answer with an expired nonce, invalid for a wrong one', async () => {

@@ -238,10 +238,10 @@ describe('SIPp through olelo: digest authentication (auth)', {
   );
 
   it(
-    'a replayed REGISTER (same nonce and nonce-count, new branch) gets 401; its retransmission is absorbed',
+    'a replayed REGISTER (same nonce and nonce-count, new branch) gets 401; a retransmission of the original is answered again',
     T,
     () =>
-      scene(['algorithms: [MD5]'], async ({ server, port, uac, stats }) => {
+      scene(['algorithms: [MD5]'], async ({ port, uac, stats }) => {
         const c = await uac(
           'auth-register.xml',
           'register-replay',
@@ -263,17 +263,15 @@ describe('SIPp through olelo: digest authentication (auth)', {
           const res = await peer.next((t) => t.includes('z9hG4bKreplay1'));
           assert.match(res, /^SIP\/2\.0 401 /);
           assert.equal(stats()['auth.replayed'], 1);
-          // the very same request again is a retransmission: absorbed by its transaction (which answers
-          // it with its 200, towards SIPp), not checked again
-          const absorbed = () => server.stats.get('tm.absorbed_requests') ?? 0;
-          const before = absorbed();
+          // the very same request again (same branch and CSeq) is a retransmission whose 200 was lost: it is
+          // authorized again and answered like the first (the stateless REGISTER stays idempotent), not
+          // taken for a replay
           peer.send(`${original}\r\n\r\n`, port);
           assert.ok(
-            await waitUntil(() => absorbed() === before + 1, 2000),
-            'the retransmission was absorbed',
+            await waitUntil(() => stats()['auth.authorized'] === 2, 2000),
+            `the retransmission was authorized again: ${JSON.stringify(stats())}`,
           );
           assert.equal(stats()['auth.replayed'], 1);
-          assert.equal(stats()['auth.authorized'], 1);
         } finally {
           peer.close();
         }

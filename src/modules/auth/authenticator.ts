@@ -224,7 +224,12 @@ export class DigestAuthenticator {
     if (!same || !known) return fail('invalid', 'wrong response (unknown user or wrong password)', field);
     if (nonce.kind === 'stale') return fail('stale', 'nonce expired', field);
     if (c.nc !== undefined) {
-      const used = this.options.counts.use(c.nonce, nonce.issuedAt, Number.parseInt(c.nc, 16));
+      const used = this.options.counts.use(
+        c.nonce,
+        nonce.issuedAt,
+        Number.parseInt(c.nc, 16),
+        transactionIdentity(msg),
+      );
       if (used === 'replayed') return fail('replayed', `nonce-count ${c.nc} used before`, field);
       if (used === 'forgotten') return fail('stale', 'nonce no longer tracked', field);
     }
@@ -241,4 +246,17 @@ export class DigestAuthenticator {
       reason: 'authorized',
     };
   }
+}
+
+/**
+ * The transaction a request belongs to (RFC 3261 §17.2.3: top Via branch and sent-by, CSeq), as one flat
+ * string: the nonce-count table keeps it, and it must not keep the whole message text alive (a slice of
+ * the message would).
+ */
+function transactionIdentity(msg: SipRequest): string | undefined {
+  const via = msg.topVia;
+  if (via?.branch === undefined) return undefined;
+  const id = `${via.branch}\u0000${via.host}:${via.port ?? ''}\u0000${msg.cseq?.seq ?? ''}`;
+  id.charCodeAt(0); // flattens the concatenation: its parts (slices of the message) are let go
+  return id;
 }

@@ -27,8 +27,8 @@ export interface StoredCredentials {
 /**
  * Looks users up. `username` is the user part the client authenticated as, `realmOrDomain` the realm of the
  * challenge (olelo uses the user's domain as realm unless configured otherwise). Resolves `undefined` for
- * an unknown user. The database layer's `subscriber` table will be one; {@link StaticCredentialSource}
- * is another.
+ * an unknown user. {@link SubscriberCredentialSource} (the database's `subscriber` table) and
+ * {@link StaticCredentialSource} are two.
  */
 export interface CredentialSource {
   /**
@@ -119,4 +119,83 @@ export function selectHa1(
       break;
   }
   return ha1 !== undefined && isHex(ha1, hexLength(algorithm)) ? ha1.toLowerCase() : undefined;
+}
+
+/** What {@link SubscriberCredentialSource} reads: the `subscriber` table of the database (`core.db.subscribers`). */
+export interface SubscriberLookup {
+  get(
+    username: string,
+    domain: string,
+  ): Promise<{ password: string | undefined; ha1: string; ha1b: string } | undefined>;
+}
+
+/** Options of {@link SubscriberCredentialSource}. */
+export interface SubscriberSourceOptions {
+  /** How long (ms) a found account is remembered; 0 (default) asks the table every time. */
+  cacheTime?: number;
+  /** Most accounts remembered; the oldest goes first (default 100,000). */
+  cacheSize?: number;
+  /** The clock, in ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * The database's `subscriber` table as a credential source (Kamailio's `auth_db`): the account
+ * `username@domain` with its plain password, or only the MD5 hashes Kamailio stores (`ha1`, `ha1b`, with
+ * the domain as realm). Each lookup is a query, so the check answers with a Promise; with `cacheTime`, an
+ * account found is kept that long and a check for it answers at once (a password changed or an account
+ * removed meanwhile is noticed only when its entry expires). Unknown users are never cached.
+ */
+export class SubscriberCredentialSource implements CredentialSource {
+  private readonly cache = new Map<string, { stored: StoredCredentials; until: number }>();
+  private readonly cacheTime: number;
+  private readonly cacheSize: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly table: SubscriberLookup,
+    options: SubscriberSourceOptions = {},
+  ) {
+    this.cacheTime = options.cacheTime ?? 0;
+    this.cacheSize = options.cacheSize ?? 100_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  lookup(
+    username: string,
+    realmOrDomain: string,
+  ): StoredCredentials | undefined | Promise<StoredCredentials | undefined> {
+    const domain = realmOrDomain.toLowerCase();
+    if (this.cacheTime > 0) {
+      const key = `${username}@${domain}`;
+      const hit = this.cache.get(key);
+      if (hit !== undefined) {
+        if (hit.until > this.now()) return hit.stored;
+        this.cache.delete(key);
+      }
+      return this.query(username, domain).then((stored) => {
+        if (stored !== undefined) {
+          if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+          this.cache.set(key, { stored, until: this.now() + this.cacheTime });
+        }
+        return stored;
+      });
+    }
+    return this.query(username, domain);
+  }
+
+  /** Forgets every remembered account (after bulk changes to the table). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  private async query(username: string, domain: string): Promise<StoredCredentials | undefined> {
+    const row = await this.table.get(username, domain);
+    if (row === undefined) return undefined;
+    const stored: StoredCredentials = {};
+    if (row.password !== undefined && row.password !== '') stored.password = row.password;
+    if (row.ha1) stored.ha1 = row.ha1;
+    if (row.ha1b) stored.ha1b = row.ha1b;
+    return stored;
+  }
 }

@@ -19,13 +19,19 @@ import {
   DigestAuthenticator,
   type Verification,
 } from './authenticator.js';
-import { type CredentialSource, StaticCredentialSource } from './credentials.js';
+import {
+  type CredentialSource,
+  chainCredentialSources,
+  StaticCredentialSource,
+  SubscriberCredentialSource,
+  type SubscriberLookup,
+} from './credentials.js';
 import { DIGEST_ALGORITHMS, type DigestAlgorithm, type DigestQop } from './digest.js';
 import { CLOCK_SKEW_MS, NonceCountTable, NonceFactory } from './nonce.js';
 
 export type { AuthenticatedUser, AuthResult, ChallengeOptions } from './authenticator.js';
 export type { CredentialSource, StoredCredentials } from './credentials.js';
-export { chainCredentialSources, StaticCredentialSource } from './credentials.js';
+export { chainCredentialSources, StaticCredentialSource, SubscriberCredentialSource } from './credentials.js';
 export type { DigestAlgorithm, DigestQop } from './digest.js';
 
 /** The `auth` script API. */
@@ -62,7 +68,13 @@ export interface AuthApi {
    * success removes Proxy-Authorization credentials it checked and resolves true.
    */
   authenticate(req: RequestContext, realm?: string): boolean | Promise<boolean>;
-  /** Replaces where passwords come from (the `users` parameter by default). */
+  /**
+   * True when `user@domain` is an account of the credential source (Kamailio's `is_subscriber`): tells an
+   * unknown user (404) from a known one who is not registered (480). Asks the database unless the account
+   * is a static user or cached.
+   */
+  isSubscriber(user: string, domain: string): boolean | Promise<boolean>;
+  /** Replaces where passwords come from (the `users` parameter, then the `subscriber` table, by default). */
   setCredentialSource(source: CredentialSource): void;
 }
 
@@ -110,8 +122,16 @@ export const authModule = defineModule({
     }),
     users: s.record(s.string(), {
       default: {},
-      doc: 'Static users: `user@domain` (or just `user`, any domain) to password. Used unless the script sets another credential source.',
+      doc: 'Static users: `user@domain` (or just `user`, any domain) to password. Asked before the subscriber table, unless the script sets another credential source.',
       example: { 'alice@example.com': 'secret' },
+    }),
+    subscriberTable: s.boolean({
+      default: true,
+      doc: 'Look users up in the database’s `subscriber` table (Kamailio’s auth_db: password, or ha1/ha1b with the domain as realm) when `users` does not know them.',
+    }),
+    subscriberCacheTime: s.duration({
+      default: 0,
+      doc: 'How long an account read from the subscriber table is remembered (at most 100,000 of them), so checks of its requests answer without a query. 0 = ask the table every time. A changed password or a removed account takes effect when the entry expires.',
     }),
   }),
   create(core, params) {
@@ -119,9 +139,22 @@ export const authModule = defineModule({
     const secret =
       params.secret === undefined ? randomBytes(32) : Buffer.from(params.secret as string, 'utf8');
     const staticUsers = new StaticCredentialSource(params.users as Record<string, string>);
-    // Database wiring (issue 5): once CoreServices offers the subscriber table, this becomes
-    // `chainCredentialSources(staticUsers, <subscriber table as a CredentialSource>)`.
     let source: CredentialSource = staticUsers;
+    if (params.subscriberTable as boolean) {
+      // the database is opened by the server before modules are created; a core without one has no table
+      let subscribers: SubscriberLookup | undefined;
+      try {
+        subscribers = core.db.subscribers;
+      } catch {
+        subscribers = undefined;
+      }
+      if (subscribers !== undefined) {
+        const table = new SubscriberCredentialSource(subscribers, {
+          cacheTime: params.subscriberCacheTime as number,
+        });
+        source = chainCredentialSources(staticUsers, table);
+      }
+    }
     const authenticator = new DigestAuthenticator({
       nonces: new NonceFactory(secret, lifetime),
       counts: new NonceCountTable(params.replayTableSize as number, lifetime + CLOCK_SKEW_MS),
@@ -256,6 +289,10 @@ export const authModule = defineModule({
         return result instanceof Promise
           ? result.then((r) => settle(req, r, header, register, realm))
           : settle(req, result, header, register, realm);
+      },
+      isSubscriber(user, domain) {
+        const found = source.lookup(user, domain);
+        return found instanceof Promise ? found.then((f) => f !== undefined) : found !== undefined;
       },
       setCredentialSource(next) {
         source = next;

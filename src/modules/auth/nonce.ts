@@ -116,6 +116,8 @@ interface CountEntry {
   highest: number;
   /** Bit i set: nc `highest - 1 - i` was accepted (a window of 32 below the highest). */
   window: number;
+  /** Which request used the highest nc (its transaction identity), to tell a retransmission from a replay. */
+  request: string | undefined;
 }
 
 /** How far below the highest nc a late request may come (requests sent in parallel may be reordered). */
@@ -155,16 +157,19 @@ export class NonceCountTable {
   /**
    * Records that nonce-count `nc` was used with `nonce` (issued at `issuedAt`), if it was not used before:
    * `fresh` (recorded), `replayed` (used before, or too far below the highest) or `forgotten` (the table
-   * may have evicted this nonce: the caller must not trust it).
+   * may have evicted this nonce: the caller must not trust it). `request` identifies the request (its
+   * transaction: top Via branch and CSeq): the same request again with the highest nc is a UDP
+   * retransmission, answered like the first — so a stateless registrar stays idempotent (RFC 3261 §8.2.6)
+   * while a replay in a new transaction is still refused.
    */
-  use(nonce: string, issuedAt: number, nc: number): NonceCountCheck {
+  use(nonce: string, issuedAt: number, nc: number, request?: string): NonceCountCheck {
     const now = this.now();
     if (now >= this.rotateAt) this.rotate(now);
     let entry = this.current.get(nonce) ?? this.previous.get(nonce);
     if (entry === undefined) {
       if (issuedAt <= this.evictedUpTo) return 'forgotten';
       if (this.size >= this.maxEntries) this.evictOldest();
-      entry = { issuedAt, highest: nc, window: 0 };
+      entry = { issuedAt, highest: nc, window: 0, request };
       this.current.set(nonce, entry);
       return 'fresh';
     }
@@ -176,9 +181,12 @@ export class NonceCountTable {
         entry.window = 0x80000000; // (<< 32 would be << 0)
       else entry.window = ((entry.window << shift) | (1 << (shift - 1))) >>> 0;
       entry.highest = nc;
+      entry.request = request;
       return 'fresh';
     }
     const below = entry.highest - nc;
+    // the very request that used this nc, again: a retransmission (its reply was lost), not a replay
+    if (below === 0 && request !== undefined && request === entry.request) return 'fresh';
     if (below === 0 || below > WINDOW) return 'replayed';
     const bit = 1 << (below - 1);
     if ((entry.window & bit) !== 0) return 'replayed';
