@@ -227,7 +227,9 @@ const coreFields = {
       'brackets; port defaults to 5060 for udp and tcp, 5061 for tls, 8080 for ws, 8443 for wss), optionally ' +
       'followed by `advertise host[:port]`: the address to put in Via and Record-Route when olelo is behind NAT. ' +
       'A listener may also be a map `{ proto, address, port, advertise }`. Port 0 picks a free port (for tests). ' +
-      'Of the defaults, the IPv6 listeners are left out on hosts without IPv6.',
+      'Of the defaults, the IPv6 listeners are left out on hosts without IPv6. Transports are switched on here: ' +
+      'the default `ws:0.0.0.0:8080` serves WebSocket clients (JsSIP, SIP.js; leave it out to switch WebSocket off), ' +
+      'and adding `tls:0.0.0.0:5061` or `wss:0.0.0.0:8443` (with `tls.certificate` and `tls.key`) switches TLS on.',
     example: ['udp:10.0.0.5:5060 advertise 203.0.113.7', 'tls:[2001:db8::5]', 'wss:0.0.0.0:443'],
   }),
   domains: s.array(domain, {
@@ -355,6 +357,41 @@ const coreFields = {
     doc: 'The route script (TypeScript or JavaScript): what to do with each request and reply.',
     example: 'routes.ts',
   }),
+  features: s.object(
+    {
+      auth: s.boolean({
+        default: true,
+        doc:
+          'Digest authentication against the `subscriber` table (and `modules.auth.users`): a REGISTER is ' +
+          'challenged (401) and may bind only the authenticated user’s own AOR; a request whose From is in a ' +
+          'local domain is challenged (407) and its From must be the authenticated user (else 403); a request ' +
+          'from a foreign domain to a foreign domain is refused with 403, so the server is no open relay. ' +
+          'Off: anyone may register any AOR of a local domain and every request is relayed — for a closed ' +
+          'network or a test bench only.',
+      }),
+      nat: s.boolean({
+        default: true,
+        doc:
+          'Clients behind NAT and WebSocket clients: a REGISTER from behind a NAT is bound to the address it ' +
+          'came from (`fixNatedRegister`), the Contact of other requests from such clients gets an `alias` ' +
+          'parameter naming their real address (`setContactAlias`), and in-dialog requests follow it back ' +
+          '(`handleRuriAlias`). Off: Contacts are trusted as written (every client has a public address).',
+      }),
+      aliases: s.boolean({
+        default: true,
+        doc:
+          'Alias numbers and names from the `dbaliases` table (`olelo alias add`): a call to an alias that is ' +
+          'not itself registered reaches the user it points to.',
+      }),
+    },
+    {
+      doc:
+        'Switches of the route script, like the `WITH_*` defines of kamailio.cfg: scripts read them as ' +
+        '`m.features` (`if (m.features.auth) …`) and scripts/default.ts honours each of them. Changing one ' +
+        'needs a restart. TLS and WebSocket need no switch: they are on when `listen` has a `tls` or `wss` ' +
+        'listener (with `tls.certificate` and `tls.key`) or a `ws` one.',
+    },
+  ),
   dataDir: s.path({
     default: './data',
     doc: 'Folder for the embedded database and other state; created when missing.',
@@ -405,6 +442,9 @@ export type Config<M extends Record<string, AnySchema> = Record<string, AnySchem
   Infer<typeof coreSchema>,
   'modules'
 > & { modules: { [K in keyof M]: Infer<M[K]> } };
+
+/** The feature switches of the route script (`features` in the config, `m.features` in scripts). */
+export type Features = Infer<typeof coreSchema>['features'];
 
 /** Builds the full schema: the core settings plus one field under `modules` per module. */
 export function configSchema(moduleSchemas: Record<string, AnySchema> = {}): AnySchema {

@@ -157,6 +157,7 @@ export class Server {
       pipeline.addModule(def.name, instance.api);
     }
     apis.forward = (req: RequestContext, nextHop?: string) => pipeline.forward(req, nextHop);
+    apis.features = Object.freeze({ ...config.features });
     this.modules = apis as Modules;
     this.activate(this.routes);
 

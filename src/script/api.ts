@@ -3,9 +3,12 @@
  * object; every handler receives the message context and the module APIs, whose type is derived from
  * the module definitions the server loads — a misspelled function is a compile error.
  */
+import type { Features } from '../core/config.js';
 import type { ReplyContext, RequestContext } from '../core/context.js';
 import type { ModuleApis } from '../core/module.js';
+import { aliasModule } from '../modules/alias/index.js';
 import { authModule } from '../modules/auth/index.js';
+import { domainModule } from '../modules/domain/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { nathelperModule } from '../modules/nathelper/index.js';
 import { registrarModule } from '../modules/registrar/index.js';
@@ -25,6 +28,8 @@ export const builtinModules = [
   tmModule,
   authModule,
   usrlocModule,
+  domainModule,
+  aliasModule,
   nathelperModule,
   // after usrloc: it takes usrloc's store when it is created
   registrarModule,
@@ -34,6 +39,8 @@ export const builtinModules = [
 export type Modules = ModuleApis<typeof builtinModules> & {
   /** Forwards a request statelessly to its next hop (or to `nextHop`, a SIP URI). */
   forward: (req: RequestContext, nextHop?: string) => Promise<void>;
+  /** The feature switches of the config file (`features`: auth, nat, aliases), like kamailio.cfg's `WITH_*`. */
+  readonly features: Readonly<Features>;
 };
 
 /** A timer event route. */
@@ -67,9 +74,11 @@ export function defineRoutes<R extends Routes>(routes: R): R {
   return routes;
 }
 
+export type { Features } from '../core/config.js';
 export type { Disposition, NextHop } from '../core/context.js';
 export { ReplyContext, RequestContext } from '../core/context.js';
 export type { Logger } from '../core/logger.js';
+export type { AliasApi } from '../modules/alias/index.js';
 export type {
   AuthApi,
   AuthenticatedUser,
@@ -78,6 +87,7 @@ export type {
   CredentialSource,
   StoredCredentials,
 } from '../modules/auth/index.js';
+export type { DomainApi } from '../modules/domain/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { AliasResult, NathelperApi, NatTest } from '../modules/nathelper/index.js';
 export type { LookupResult, RegistrarApi, SaveResult } from '../modules/registrar/index.js';

@@ -30,7 +30,7 @@ export const usrlocModule = defineModule({
   params: s.object({
     mode: s.enum(['memory', 'write-back', 'db-only'], {
       default: 'memory',
-      doc: "Where bindings live: 'memory' (lost on restart); 'write-back' (memory, written to `file` every timerInterval and at shutdown, loaded at start); 'db-only' (a location table shared by several servers; needs the database layer, not in this version).",
+      doc: "Where bindings live: 'memory' (lost on restart); 'write-back' (memory, written to the database's `location` table — or to `file` when set — every timerInterval and at shutdown, loaded at start); 'db-only' (a location table shared by several servers; not in this version).",
     }),
     timerInterval: s.duration({
       default: '60s',
@@ -48,7 +48,7 @@ export const usrlocModule = defineModule({
     }),
     file: s
       .path({
-        doc: 'Write-back mode: the JSON-lines file bindings are saved to (until the database layer is available).',
+        doc: 'Write-back mode: a JSON-lines file to save bindings to instead of the database’s `location` table.',
         example: 'data/location.jsonl',
       })
       .optional(),
@@ -61,13 +61,22 @@ export const usrlocModule = defineModule({
   create(core, params) {
     const mode = params.mode as 'memory' | 'write-back' | 'db-only';
     if (mode === 'db-only') {
-      throw new Error("usrloc mode 'db-only' needs the database layer, which this version does not have yet");
+      throw new Error(
+        "usrloc mode 'db-only' needs the database layer's shared mode, which is not implemented yet: use 'write-back'",
+      );
     }
     let persistence: LocationPersistence | undefined;
     if (mode === 'write-back') {
       const file = params.file as string | undefined;
-      if (file === undefined) throw new Error("usrloc mode 'write-back' needs modules.usrloc.file");
-      persistence = new FileLocationPersistence(file);
+      if (file !== undefined) persistence = new FileLocationPersistence(file);
+      else {
+        // the database's location table (Kamailio's columns) is a LocationPersistence as it is
+        try {
+          persistence = core.db.location;
+        } catch {
+          throw new Error("usrloc mode 'write-back' without a database needs modules.usrloc.file");
+        }
+      }
     }
     const log = core.log.child({ module: 'usrloc' });
     const store = new MemoryLocationStore({
