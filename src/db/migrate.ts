@@ -2,7 +2,7 @@
  * Applies the migrations of ./migrations: under olelo's migration lock, so servers and the CLI starting
  * together wait for each other, then checks the Kamailio tables' versions.
  */
-import { toSqlDatetime, unixNow } from './datetime.js';
+import { datetimeCodec, unixNow } from './datetime.js';
 import { errorText, StorageError } from './errors.js';
 import { type Migration, type MigrationStep, migrations } from './migrations/index.js';
 import {
@@ -152,7 +152,7 @@ export async function migrate(
     }
     await session.run(
       `INSERT INTO ${q(migrationsTable.name)} (${q('id')}, ${q('name')}, ${q('applied_at')}) VALUES (?, ?, ?)`,
-      [migration.id, migration.name, toSqlDatetime(unixNow())],
+      [migration.id, migration.name, datetimeCodec(dialect).toSql(unixNow())],
     );
     applied.push(`${migration.id}: ${migration.name}`);
   }

@@ -104,6 +104,21 @@ export const domainTable: TableDef = {
   indexes: [{ name: 'domain', columns: ['domain'], unique: true }],
 };
 
+/** Kamailio's `domain_attrs`: attributes of a domain id; Kamailio's domain module checks it is there. */
+export const domainAttrsTable: TableDef = {
+  name: 'domain_attrs',
+  version: 1,
+  columns: [
+    id,
+    { name: 'did', type: { kind: 'string', length: 64 } },
+    { name: 'name', type: { kind: 'string', length: 32 } },
+    { name: 'type', type: { kind: 'int', unsigned: true } },
+    { name: 'value', type: { kind: 'string', length: 255 } },
+    datetime('last_modified', '2000-01-01 00:00:01'),
+  ],
+  indexes: [{ name: 'domain_attrs', columns: ['did', 'name'] }],
+};
+
 /** Kamailio's `dbaliases` (alias_db): alias AOR to account. */
 export const aliasTable: TableDef = {
   name: 'dbaliases',
@@ -151,6 +166,26 @@ export const locationTable: TableDef = {
     { name: 'expires', columns: ['expires'] },
     { name: 'tcpcon', columns: ['connection_id'] },
     { name: 'connection', columns: ['server_id', 'connection_id'] },
+  ],
+};
+
+/** Kamailio's `location_attrs` (usrloc): attributes of a contact, by ruid. */
+export const locationAttrsTable: TableDef = {
+  name: 'location_attrs',
+  version: 1,
+  columns: [
+    id,
+    str('ruid', 64),
+    str('username', 64),
+    str('domain', 64, null),
+    str('aname', 64),
+    int('atype'),
+    str('avalue', 512),
+    datetime('last_modified', '2000-01-01 00:00:01'),
+  ],
+  indexes: [
+    { name: 'account_record', columns: ['username', 'domain', 'ruid'] },
+    { name: 'last_modified', columns: ['last_modified'] },
   ],
 };
 

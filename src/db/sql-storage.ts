@@ -3,7 +3,7 @@
  * identifier quoting and upsert form.
  */
 import { subscriberHashes } from './credentials.js';
-import { fromSqlDatetime, toSqlDatetime, unixNow } from './datetime.js';
+import { type DatetimeCodec, datetimeCodec, unixNow } from './datetime.js';
 import { StorageError } from './errors.js';
 import { migrate, readTableVersions } from './migrate.js';
 import { quoteIdentifier } from './schema.js';
@@ -51,6 +51,7 @@ class SqlSubscribers implements SubscriberStore {
   constructor(
     private readonly db: SqlDriver,
     private readonly q: (name: string) => string,
+    private readonly time: DatetimeCodec,
   ) {
     const columns = [
       'id',
@@ -65,7 +66,7 @@ class SqlSubscribers implements SubscriberStore {
     this.select = `SELECT ${columns.map(q).join(', ')} FROM ${q('subscriber')}`;
   }
 
-  private static record(row: Row): Subscriber {
+  private record(row: Row): Subscriber {
     return {
       id: Number(row.id),
       username: text(row.username),
@@ -77,7 +78,7 @@ class SqlSubscribers implements SubscriberStore {
       created:
         row.datetime_created === null || row.datetime_created === undefined
           ? undefined
-          : fromSqlDatetime(row.datetime_created),
+          : this.time.fromSql(row.datetime_created),
     };
   }
 
@@ -91,7 +92,7 @@ class SqlSubscribers implements SubscriberStore {
     const stored = password !== undefined && subscriber.storePassword !== false ? password : '';
     const q = this.q;
     const columns = ['username', 'domain', 'password', 'ha1', 'ha1b', 'datetime_created'];
-    const values: SqlValue[] = [username, domain, stored, ha1, ha1b, toSqlDatetime(unixNow())];
+    const values: SqlValue[] = [username, domain, stored, ha1, ha1b, this.time.toSql(unixNow())];
     // left out when absent, so the column's default applies (NULL, or '' in Kamailio 4.x's NOT NULL column)
     if (subscriber.emailAddress !== undefined) {
       columns.push('email_address');
@@ -117,7 +118,7 @@ class SqlSubscribers implements SubscriberStore {
       username,
       domain.toLowerCase(),
     ]);
-    return rows.length === 0 ? undefined : SqlSubscribers.record(rows[0]!);
+    return rows.length === 0 ? undefined : this.record(rows[0]!);
   }
 
   async setPassword(
@@ -152,7 +153,7 @@ class SqlSubscribers implements SubscriberStore {
       filter.domain === undefined
         ? await this.db.all(this.select + order)
         : await this.db.all(`${this.select} WHERE ${q('domain')} = ?${order}`, [filter.domain.toLowerCase()]);
-    return rows.map(SqlSubscribers.record);
+    return rows.map((row) => this.record(row));
   }
 }
 
@@ -162,16 +163,17 @@ class SqlDomains implements DomainStore {
   constructor(
     private readonly db: SqlDriver,
     private readonly q: (name: string) => string,
+    private readonly time: DatetimeCodec,
   ) {
     this.select = `SELECT ${['id', 'domain', 'did', 'last_modified'].map(q).join(', ')} FROM ${q('domain')}`;
   }
 
-  private static record(row: Row): DomainRecord {
+  private record(row: Row): DomainRecord {
     return {
       id: Number(row.id),
       domain: text(row.domain),
       did: optionalText(row.did),
-      lastModified: fromSqlDatetime(row.last_modified),
+      lastModified: this.time.fromSql(row.last_modified),
     };
   }
 
@@ -182,12 +184,12 @@ class SqlDomains implements DomainStore {
       () =>
         this.db.run(
           `INSERT INTO ${q('domain')} (${q('domain')}, ${q('did')}, ${q('last_modified')}) VALUES (?, ?, ?)`,
-          [lower, did ?? null, toSqlDatetime(unixNow())],
+          [lower, did ?? null, this.time.toSql(unixNow())],
         ),
       `domain ${lower}`,
     );
     const rows = await this.db.all(`${this.select} WHERE ${q('domain')} = ?`, [lower]);
-    return SqlDomains.record(rows[0]!);
+    return this.record(rows[0]!);
   }
 
   async remove(domain: string): Promise<boolean> {
@@ -207,7 +209,7 @@ class SqlDomains implements DomainStore {
   }
 
   async list(): Promise<DomainRecord[]> {
-    return (await this.db.all(`${this.select} ORDER BY ${this.q('domain')}`)).map(SqlDomains.record);
+    return (await this.db.all(`${this.select} ORDER BY ${this.q('domain')}`)).map((row) => this.record(row));
   }
 }
 
@@ -222,7 +224,7 @@ class SqlAliases implements AliasStore {
     this.select = `SELECT ${columns.map(q).join(', ')} FROM ${q('dbaliases')}`;
   }
 
-  private static record(row: Row): AliasRecord {
+  private record(row: Row): AliasRecord {
     return {
       id: Number(row.id),
       aliasUsername: text(row.alias_username),
@@ -262,7 +264,7 @@ class SqlAliases implements AliasStore {
       `${this.select} WHERE ${q('alias_username')} = ? AND ${q('alias_domain')} = ? ORDER BY ${q('id')}`,
       [aliasUsername, aliasDomain.toLowerCase()],
     );
-    return rows.map(SqlAliases.record);
+    return rows.map((row) => this.record(row));
   }
 
   async list(target?: { username: string; domain: string }): Promise<AliasRecord[]> {
@@ -275,7 +277,7 @@ class SqlAliases implements AliasStore {
             target.username,
             target.domain.toLowerCase(),
           ]);
-    return rows.map(SqlAliases.record);
+    return rows.map((row) => this.record(row));
   }
 }
 
@@ -307,7 +309,7 @@ const LOCATION_COLUMNS = [
 
 const nullIfEmpty = (value: string): string | null => (value === '' ? null : value);
 
-function locationValues(row: LocationRow): SqlValue[] {
+function locationValues(row: LocationRow, time: DatetimeCodec): SqlValue[] {
   return [
     row.ruid,
     row.username,
@@ -315,11 +317,12 @@ function locationValues(row: LocationRow): SqlValue[] {
     row.contact,
     nullIfEmpty(row.received),
     nullIfEmpty(row.path),
-    toSqlDatetime(row.expires),
-    row.q / 1000,
+    time.toSql(row.expires),
+    // Kamailio's q2double: -1 (no q) is kept as -1
+    row.q < 0 ? -1 : row.q / 1000,
     row.callId,
     row.cseq,
-    toSqlDatetime(row.lastModified),
+    time.toSql(row.lastModified),
     row.flags,
     row.cflags,
     row.userAgent,
@@ -334,7 +337,8 @@ function locationValues(row: LocationRow): SqlValue[] {
   ];
 }
 
-function locationRow(row: Row): LocationRow {
+function locationRow(row: Row, time: DatetimeCodec): LocationRow {
+  const q = Number(row.q ?? 1);
   return {
     ruid: text(row.ruid),
     username: text(row.username),
@@ -342,11 +346,11 @@ function locationRow(row: Row): LocationRow {
     contact: text(row.contact),
     received: text(row.received),
     path: text(row.path),
-    expires: fromSqlDatetime(row.expires),
-    q: Math.round(Number(row.q ?? 1) * 1000),
+    expires: time.fromSql(row.expires),
+    q: q < 0 ? -1 : Math.round(q * 1000),
     callId: text(row.callid),
     cseq: integer(row.cseq),
-    lastModified: fromSqlDatetime(row.last_modified),
+    lastModified: time.fromSql(row.last_modified),
     flags: integer(row.flags),
     cflags: integer(row.cflags),
     userAgent: text(row.user_agent),
@@ -369,6 +373,7 @@ class SqlLocation implements LocationTable {
   constructor(
     private readonly db: SqlDriver,
     private readonly q: (name: string) => string,
+    private readonly time: DatetimeCodec,
     dialect: Dialect,
   ) {
     const columns = LOCATION_COLUMNS.map(q);
@@ -395,19 +400,19 @@ class SqlLocation implements LocationTable {
   async loadAll(): Promise<LocationRow[]> {
     const q = this.q;
     const rows = await this.db.all(`${this.select} ORDER BY ${q('username')}, ${q('domain')}, ${q('id')}`);
-    return rows.map(locationRow);
+    return rows.map((row) => locationRow(row, this.time));
   }
 
   async lookup(username: string, domain: string): Promise<LocationRow[]> {
     const { where, params } = this.aor(username, domain);
     const rows = await this.db.all(`${this.select} ${where} ORDER BY ${this.q('id')}`, params);
-    return rows.map(locationRow);
+    return rows.map((row) => locationRow(row, this.time));
   }
 
   async upsert(rows: readonly LocationRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.db.transaction(async (session: SqlSession) => {
-      for (const row of rows) await session.run(this.upsertSql, locationValues(row));
+      for (const row of rows) await session.run(this.upsertSql, locationValues(row, this.time));
     });
   }
 
@@ -429,10 +434,10 @@ class SqlLocation implements LocationTable {
 
   async deleteExpired(now: number): Promise<number> {
     const q = this.q;
-    // expires 0 (permanent) is stored as the local rendering of the epoch
+    // expires 0 (permanent) is stored as the epoch, rendered as every other time
     const result = await this.db.run(
       `DELETE FROM ${q('location')} WHERE ${q('expires')} > ? AND ${q('expires')} <= ?`,
-      [toSqlDatetime(0), toSqlDatetime(now)],
+      [this.time.toSql(0), this.time.toSql(now)],
     );
     return result.changes;
   }
@@ -445,6 +450,7 @@ export class SqlStorage implements Storage {
   readonly domains: DomainStore;
   readonly aliases: AliasStore;
   readonly location: LocationTable;
+  private readonly time: DatetimeCodec;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -453,10 +459,11 @@ export class SqlStorage implements Storage {
   ) {
     this.dialect = driver.dialect;
     const q = (name: string) => quoteIdentifier(driver.dialect, name);
-    this.subscribers = new SqlSubscribers(driver, q);
-    this.domains = new SqlDomains(driver, q);
+    this.time = datetimeCodec(driver.dialect);
+    this.subscribers = new SqlSubscribers(driver, q, this.time);
+    this.domains = new SqlDomains(driver, q, this.time);
     this.aliases = new SqlAliases(driver, q);
-    this.location = new SqlLocation(driver, q, driver.dialect);
+    this.location = new SqlLocation(driver, q, this.time, driver.dialect);
   }
 
   migrate(): Promise<MigrationReport> {
@@ -475,7 +482,7 @@ export class SqlStorage implements Storage {
     return rows.map((row) => ({
       id: Number(row.id),
       name: text(row.name),
-      appliedAt: fromSqlDatetime(row.applied_at),
+      appliedAt: this.time.fromSql(row.applied_at),
     }));
   }
 

@@ -47,19 +47,41 @@ export function kamailioTables(dialect: Dialect, options: { subscriberVersion?: 
       keepalive INTEGER NOT NULL DEFAULT 0, ${partition} INTEGER NOT NULL DEFAULT 0,
       CONSTRAINT ${ix('location', 'ruid')} UNIQUE (ruid))`,
     `CREATE INDEX ${ix('location', 'account_contact')} ON location (username, domain, contact)`,
+    `CREATE TABLE domain_attrs (${id}, did VARCHAR(64) NOT NULL, name VARCHAR(32) NOT NULL, type ${uint} NOT NULL,
+      value VARCHAR(255) NOT NULL, last_modified ${time} NOT NULL DEFAULT '2000-01-01 00:00:01')`,
+    `CREATE TABLE location_attrs (${id}, ruid VARCHAR(64) NOT NULL DEFAULT '', username VARCHAR(64) NOT NULL DEFAULT '',
+      domain VARCHAR(64) DEFAULT NULL, aname VARCHAR(64) NOT NULL DEFAULT '', atype INTEGER NOT NULL DEFAULT 0,
+      avalue VARCHAR(512) NOT NULL DEFAULT '', last_modified ${time} NOT NULL DEFAULT '2000-01-01 00:00:01')`,
     `INSERT INTO version (table_name, table_version) VALUES ('version', 1), ('subscriber', ${v6 ? 6 : 7}),
-      ('domain', 2), ('dbaliases', 1), ('location', 9), ('acc', 5)`,
+      ('domain', 2), ('domain_attrs', 1), ('dbaliases', 1), ('location', 9), ('location_attrs', 1), ('acc', 5)`,
   ];
 }
 
-/** Rows as kamctl (subscriber, domain, alias) and usrloc (location, written at 2030-01-02 03:04:05 local) write them. */
-export function kamailioRows(ha1: string, ha1b: string): string[] {
+/**
+ * A time as Kamailio's driver writes it: a Julian day (REAL) in SQLite, local `YYYY-MM-DD HH:MM:SS` text
+ * elsewhere.
+ */
+export function kamailioTime(dialect: Dialect, unixSeconds: number): string {
+  if (dialect === 'sqlite') return String((unixSeconds - 0.5) / 86400 + 2440587.5);
+  const d = new Date(unixSeconds * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `'${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}'`;
+}
+
+/**
+ * Rows as kamctl (subscriber, domain, alias) and usrloc (location without domain, no q, written at
+ * `lastModified` and expiring 60 s later) write them.
+ */
+export function kamailioRows(dialect: Dialect, ha1: string, ha1b: string, lastModified: number): string[] {
   return [
     `INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES ('carol', 'kamailio.test', 'carolpw', '${ha1}', '${ha1b}')`,
-    `INSERT INTO domain (domain, last_modified) VALUES ('kamailio.test', '2024-01-01 00:00:00')`,
+    `INSERT INTO domain (domain, last_modified) VALUES ('kamailio.test', ${kamailioTime(dialect, lastModified)})`,
     `INSERT INTO dbaliases (alias_username, alias_domain, username, domain) VALUES ('1000', 'kamailio.test', 'carol', 'kamailio.test')`,
-    `INSERT INTO location (ruid, username, domain, contact, expires, q, callid, cseq, last_modified, user_agent, methods)
-      VALUES ('uloc-1', 'carol', NULL, 'sip:carol@192.0.2.7:5060', '2030-01-02 03:04:05', 0.5, 'call-1', 7,
-      '2030-01-02 03:03:05', 'kamailio-ua', 8191)`,
+    `INSERT INTO location (ruid, username, domain, contact, expires, q, callid, cseq, last_modified, user_agent, methods, connection_id)
+      VALUES ('uloc-1', 'carol', NULL, 'sip:carol@192.0.2.7:5060', ${kamailioTime(dialect, lastModified + 60)}, -1, 'call-1', 7,
+      ${kamailioTime(dialect, lastModified)}, 'kamailio-ua', 8191, -1)`,
+    `INSERT INTO location (ruid, username, domain, contact, expires, q, callid, cseq, last_modified, user_agent)
+      VALUES ('uloc-2', 'carol', NULL, 'sip:carol@192.0.2.8:5060', ${kamailioTime(dialect, 0)}, 0.5, 'call-2', 1,
+      ${kamailioTime(dialect, lastModified)}, 'permanent')`,
   ];
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { openStorage, type Storage, StorageError } from '../../src/db/index.js';
+import { migrations, openStorage, type Storage, StorageError } from '../../src/db/index.js';
 import type { Dialect, LocationRow } from '../../src/db/types.js';
 import { kamailioRows, kamailioTables } from './kamailio-fixture.js';
 
@@ -93,11 +93,13 @@ export function storageSuite(name: string, backend: Backend): void {
         const db = await open(await backend.freshUrl());
         assert.equal(db.dialect, backend.dialect);
         const report = await db.migrate();
-        assert.deepEqual(report.applied.length, 2);
+        assert.deepEqual(report.applied.length, migrations.length);
         assert.deepEqual([...report.createdTables].sort(), [
           'dbaliases',
           'domain',
+          'domain_attrs',
           'location',
+          'location_attrs',
           'olelo_migrations',
           'subscriber',
           'version',
@@ -111,7 +113,7 @@ export function storageSuite(name: string, backend: Backend): void {
         });
         assert.deepEqual(
           (await db.appliedMigrations()).map((m) => m.id),
-          [1, 2],
+          migrations.map((m) => m.id),
         );
         const applied = (await db.appliedMigrations())[0]!;
         assert.ok(Math.abs(applied.appliedAt - now()) < 120, 'applied_at is now');
@@ -134,8 +136,10 @@ export function storageSuite(name: string, backend: Backend): void {
           version: 1,
           subscriber: 7,
           domain: 2,
+          domain_attrs: 1,
           dbaliases: 1,
           location: 9,
+          location_attrs: 1,
         });
       });
 
@@ -145,12 +149,12 @@ export function storageSuite(name: string, backend: Backend): void {
         const reports = await Promise.all(dbs.map((db) => db.migrate()));
         assert.equal(
           reports.reduce((n, r) => n + r.applied.length, 0),
-          2,
+          migrations.length,
           'each migration applied once',
         );
         assert.deepEqual(
           (await dbs[0]!.appliedMigrations()).map((m) => m.id),
-          [1, 2],
+          migrations.map((m) => m.id),
         );
       });
 
@@ -158,18 +162,25 @@ export function storageSuite(name: string, backend: Backend): void {
         const url = await backend.freshUrl();
         const ha1 = md5('carol:kamailio.test:carolpw');
         const ha1b = md5('carol@kamailio.test:kamailio.test:carolpw');
-        await backend.sql(url, ...kamailioTables(backend.dialect), ...kamailioRows(ha1, ha1b));
+        const written = 1_900_000_000; // 2030-03-17, as usrloc would write it
+        await backend.sql(
+          url,
+          ...kamailioTables(backend.dialect),
+          ...kamailioRows(backend.dialect, ha1, ha1b, written),
+        );
         const db = await open(url);
         const report = await db.migrate();
         assert.deepEqual(report.createdTables, ['olelo_migrations'], 'no Kamailio table recreated');
-        assert.deepEqual(report.applied.length, 2);
+        assert.deepEqual(report.applied.length, migrations.length);
         const versions = await db.tableVersions();
         assert.deepEqual(versions, {
           version: 1,
           subscriber: 7,
           domain: 2,
+          domain_attrs: 1,
           dbaliases: 1,
           location: 9,
+          location_attrs: 1,
           acc: 5,
         });
 
@@ -188,14 +199,27 @@ export function storageSuite(name: string, backend: Backend): void {
           (await db.aliases.lookup('1000', 'kamailio.test')).map((a) => `${a.username}@${a.domain}`),
           ['carol@kamailio.test'],
         );
-        const [row] = await db.location.lookup('carol', '');
-        assert.ok(row, 'a contact written without domain (use_domain=0) is found with domain ""');
-        assert.equal(row.expires, Math.floor(new Date(2030, 0, 2, 3, 4, 5).getTime() / 1000));
-        assert.equal(row.lastModified, row.expires - 60);
-        assert.equal(row.q, 500);
+        const [row, permanent] = await db.location.lookup('carol', '');
+        assert.ok(
+          row && permanent,
+          'contacts written without domain (use_domain=0) are found with domain ""',
+        );
+        assert.equal(row.lastModified, written);
+        assert.equal(row.expires, written + 60);
+        assert.equal(row.q, -1, 'Kamailio writes no q as -1');
         assert.equal(row.methods, 8191);
+        assert.equal(row.connectionId, -1);
         assert.equal(row.received, '');
         assert.equal(row.instance, '');
+        assert.equal(permanent.expires, 0, 'a permanent contact');
+        assert.equal(permanent.q, 500);
+        assert.equal((await db.domains.list())[0]?.lastModified, written);
+        // olelo's expiry and Kamailio's rows compare in SQL: the expired one goes, the permanent one stays
+        assert.equal(await db.location.deleteExpired(written + 61), 1);
+        assert.deepEqual(
+          (await db.location.lookup('carol', '')).map((r) => r.ruid),
+          ['uloc-2'],
+        );
 
         // kamctl keeps working after olelo's additions: its INSERT names only Kamailio's columns
         await backend.sql(
@@ -471,6 +495,7 @@ export function storageSuite(name: string, backend: Backend): void {
           instance: '',
           methods: -1,
           regId: 0,
+          q: -1,
         });
         await db.location.upsert([bare]);
         assert.deepEqual(await db.location.lookup('nodomain', ''), [bare]);
@@ -482,7 +507,9 @@ export function storageSuite(name: string, backend: Backend): void {
           [raw!.domain, raw!.received, raw!.path, raw!.socket, raw!.instance, raw!.methods],
           [null, null, null, null, null, null],
         );
-        assert.equal(Number(raw!.q), 0.5, 'q is stored as a fraction');
+        assert.equal(Number(raw!.q), -1, 'no q is stored as -1, as Kamailio does');
+        const [stored] = await backend.sql(url, "SELECT q FROM location WHERE ruid = 'ruid-1'");
+        assert.equal(Number(stored!.q), 1, 'q is stored as a fraction');
       });
 
       it('upserts a batch, loads everything, deletes by ruid, by AOR and when expired', async () => {

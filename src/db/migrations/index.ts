@@ -9,7 +9,9 @@
 import {
   aliasTable,
   type ColumnDef,
+  domainAttrsTable,
   domainTable,
+  locationAttrsTable,
   locationTable,
   subscriberTable,
   type TableDef,
@@ -63,5 +65,12 @@ export const migrations: readonly Migration[] = [
         column: { name: 'datetime_created', type: { kind: 'datetime' }, nullable: true, default: null },
       },
     ],
+  },
+  {
+    id: 3,
+    // Kamailio's domain and usrloc modules check these tables' versions at start, so a database olelo
+    // created must have them for Kamailio to share it
+    name: 'kamailio tables: domain_attrs, location_attrs',
+    steps: [domainAttrsTable, locationAttrsTable].map((table) => ({ kind: 'table' as const, table })),
   },
 ];
