@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Baresip, Baresip as BaresipClient, baresipMissing } from '../helpers/baresip.js';
+import { Baresip as BaresipClient, baresipMissing } from '../helpers/baresip.js';
 import { hasSipp, receivedMessages } from '../helpers/sipp.js';
-import { DOMAIN, type Scene, startScene, USERS } from './scene.js';
+import { DOMAIN, type Scene, SIPP_AOR, startScene, USERS } from './scene.js';
+import { baresipMessages, baresipResponsesTo as responsesTo } from './traces.js';
 
 const MISSING = baresipMissing() ?? (hasSipp() ? undefined : 'sipp (Debian sip-tester) is not installed');
 const T = { timeout: 30_000 };
@@ -17,24 +18,6 @@ function requestMethods(messages: string): string[] {
   return receivedMessages(messages)
     .filter((m) => !m.startsWith('SIP/2.0'))
     .map((m) => m.slice(0, m.indexOf(' ')));
-}
-
-/** Status codes of the responses baresip received to `method`, in order (from its `-s` trace). */
-function responsesTo(b: Baresip, method: string): number[] {
-  const out: number[] = [];
-  const lines = b.lines;
-  for (let i = 0; i < lines.length; i++) {
-    const status = /^SIP\/2\.0 (\d{3}) /.exec(lines[i]!);
-    if (status === null) continue;
-    for (let j = i + 1; j < lines.length && j < i + 20; j++) {
-      const cseq = /^CSeq: \d+ (\S+)/i.exec(lines[j]!);
-      if (cseq !== null) {
-        if (cseq[1] === method) out.push(Number(status[1]));
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 async function withScene(name: string, calls: number, fn: (scene: Scene) => Promise<void>): Promise<void> {
@@ -79,10 +62,14 @@ describe('baresip through olelo', { skip: MISSING ?? false, concurrency: true },
             );
 
             const from = b.mark();
-            await b.dial(`sip:bob@${DOMAIN}`);
+            await b.dial(SIPP_AOR);
             const peer = await b.callEstablished(5000, from);
-            assert.match(peer, /^sip:bob@example\.com/);
+            assert.match(peer, /^sip:sipp@example\.com/);
             assert.ok(responsesTo(b, 'INVITE').includes(407), 'INVITE challenged first');
+            // the UAS is reachable at its Contact: no alias (and never one naming baresip itself)
+            const ok = baresipMessages(b).find((m) => m.what === '200' && m.cseqMethod === 'INVITE');
+            const contact = ok?.lines.find((l) => /^Contact:/i.test(l));
+            assert.match(contact ?? '', /^Contact: <sip:callee@127\.0\.0\.1:\d+;transport=UDP>$/i);
             const hangup = b.mark();
             await b.hangup();
             await b.callClosed(5000, hangup);

@@ -10,6 +10,8 @@ import { startServer } from '../helpers/server.js';
 import { killAllSipp, type SippProcess, type SippResult, startSippUas, tempDir } from '../helpers/sipp.js';
 
 export const DOMAIN = 'example.com';
+/** The AOR of the scene's SIPp UAS (a permanent binding). */
+export const SIPP_AOR = `sip:sipp@${DOMAIN}`;
 /** Static users (`modules.auth.users`); the realm is the domain. */
 export const USERS: Record<string, string> = {
   alice: 'alice-secret',
@@ -18,69 +20,133 @@ export const USERS: Record<string, string> = {
 };
 
 /**
- * The route script. There is no registrar yet: an authorized REGISTER is answered 200 with its own
- * Contact and `;expires=` (what baresip and JsSIP need to consider themselves registered), and the source
- * it came from is remembered (a stand-in for the location table, used only by the harness self-test:
- * requests marked `X-Test-Deliver` go to the last REGISTER source of their Request-URI user, without
- * authentication; in-dialog requests to a WebSocket client's `.invalid` Contact go to the source its
- * REGISTER came from). Any other request is authenticated (407), stripped of its credentials, record-routed
- * and relayed statefully to the SIPp UAS.
+ * The route script of the stage: olelo as the registrar and proxy of `example.com`, in the manner of
+ * Kamailio's default configuration (see README.md, "The route script"):
+ *
+ * - REGISTER: digest auth (401), To must be the authenticated user (403), the source kept for clients
+ *   behind a NAT, `m.registrar.save`.
+ * - New requests from a local user: proxy auth (407), credentials removed. Requests from other domains
+ *   are taken only for local users (403 otherwise).
+ * - To a local user: `m.registrar.lookup` (404 for an unknown user, 480 for a known one not registered),
+ *   Record-Route, `m.tm.relay` — over the connection the callee registered on.
+ * - In-dialog requests: loose-route, then `handleRuriAlias`: a Request-URI carrying `;alias=` goes out
+ *   to the address it names (the connection of a WebSocket or TCP client).
+ * - A client that cannot be reached at its Contact — a WebSocket client names `<random>.invalid`
+ *   (RFC 7118 §5), a TCP client names its listening port, not its connection's — gets
+ *   `;alias=<source>` added to the Contact of its requests (`setContactAlias`), and of its responses
+ *   through a per-transaction reply route.
+ *
+ * `staticContacts` are permanent bindings written at start (Kamailio's `kamctl ul add`): a SIPp UAS as
+ * `sipp@example.com`.
  */
-export function clientScript(uasPort: number): string {
+export function clientScript(
+  options: { users?: readonly string[]; staticContacts?: Record<string, string> } = {},
+): string {
+  const users = options.users ?? Object.keys(USERS);
   return `
-import { defineRoutes } from 'olelo/script';
+import { defineRoutes, type Modules, type RequestContext } from 'olelo/script';
+import { isSipUri, type Uri } from 'olelo/sip';
 
-const UAS = 'sip:127.0.0.1:${uasPort}';
-/** user (and Contact user) -> where its last authorized REGISTER came from (stand-in for the location table) */
-const lastSource = new Map<string, string>();
+const DOMAIN = ${JSON.stringify(DOMAIN)};
+/** the subscribers (the auth module's static users): 480 when not registered, others 404 */
+const SUBSCRIBERS = new Set<string>(${JSON.stringify(users)});
+/** permanent bindings, AOR -> Contact */
+const STATIC_CONTACTS: Record<string, string> = ${JSON.stringify(options.staticContacts ?? {})};
+/**
+ * Clients that cannot be reached at their Contact: a WebSocket client (64), a private Contact (1), a Via
+ * host (2) or port (16) other than the source (Kamailio's nat_uac_test("83"))
+ */
+const NAT_REQUEST = ['websocket', 'contact-private', 'via-received', 'via-port'] as const;
+/** the same for responses (their top Via is ours): WebSocket, private Contact, Contact port not the source port */
+const NAT_RESPONSE = ['websocket', 'contact-private', 'contact-port'] as const;
+
+/** True for a SIP URI of this domain. */
+function isLocal(uri: Uri | undefined): boolean {
+  return uri !== undefined && isSipUri(uri) && uri.host.toLowerCase() === DOMAIN;
+}
+
+/** Adds the callee's real address to the Contact of its responses when it cannot be reached at it. */
+function aliasCalleeContact(req: RequestContext, m: Modules): void {
+  m.tm.onReply(req, (res) => {
+    if (m.nathelper.isBehindNat(res, NAT_RESPONSE)) m.nathelper.setContactAlias(res);
+  });
+}
 
 export default defineRoutes({
+  events: {
+    async start(m) {
+      for (const [aor, contact] of Object.entries(STATIC_CONTACTS))
+        await m.usrloc.store.save(aor, { contact, expires: 0, callId: 'static@olelo', cseq: 1 });
+    },
+  },
+
   async request(req, m) {
     if (!m.maxfwd.process(req, 70)) return m.sl.reply(req, 483, 'Too Many Hops');
+    if (!m.sanity.check(req)) return;
+
+    // a Contact the client cannot be reached at gets the source it really came from
+    if (req.method !== 'REGISTER' && m.nathelper.isBehindNat(req, NAT_REQUEST)) m.nathelper.setContactAlias(req);
+
     if (req.hasToTag) {
-      if (m.rr.looseRoute(req)) {
-        // stand-in for WebSocket contact handling: a JsSIP Contact names an .invalid host (RFC 7118 §5)
-        const user = req.sipUri?.host.endsWith('.invalid') ? req.sipUri.user : undefined;
-        const wsTarget = user === undefined ? undefined : lastSource.get(user);
-        if (wsTarget !== undefined) req.nextHop = wsTarget;
-        if (req.method === 'ACK') await m.forward(req);
-        else await m.tm.relay(req);
-      } else if (req.method !== 'ACK') m.sl.reply(req, 404);
+      if (!m.rr.looseRoute(req)) {
+        if (req.method !== 'ACK') m.sl.reply(req, 404, 'Not here');
+        return;
+      }
+      // towards a client whose Contact was aliased: its own connection (or NAT binding)
+      const alias = m.nathelper.handleRuriAlias(req);
+      if (alias === 'invalid') return m.sl.reply(req, 400, 'Bad alias');
+      if (alias === 'none' && isLocal(req.sipUri)) {
+        // a GRUU (RFC 5627) of ours names one registered instance
+        if (req.sipUri?.params.has('gr') !== true || (await m.registrar.lookup(req)) !== 'found') {
+          // an ACK to one of our own negative replies (the sl module's) ends here
+          if (req.method !== 'ACK') m.sl.reply(req, 404, 'Not Found');
+          return;
+        }
+      }
+      if (req.method === 'INVITE' || req.method === 'UPDATE') aliasCalleeContact(req, m);
+      if (req.method === 'ACK') await m.forward(req);
+      else await m.tm.relay(req);
       return;
     }
-    if (req.method === 'ACK' || req.method === 'CANCEL') {
-      await m.forward(req);
-      return;
-    }
+    // a CANCEL or ACK that matches no transaction goes nowhere
+    if (req.method === 'CANCEL' || req.method === 'ACK') return;
+
+    // a pre-loaded Route naming this server (an outbound proxy setting) is ours to remove
+    m.rr.looseRoute(req);
+    const uri = req.sipUri;
     if (req.method === 'REGISTER') {
+      if (!isLocal(req.msg.to?.uri)) return m.sl.reply(req, 403, 'Not Our Domain');
       const result = await m.auth.wwwAuthorize(req);
       if (result === 'error') return m.sl.reply(req, 500);
       if (result !== 'authorized') return m.auth.wwwChallenge(req);
       if (!m.auth.checkTo(req)) return m.sl.reply(req, 403, 'Not Your AOR');
-      const contact = req.header('contact');
-      const expires = /;\\s*expires=(\\d+)/i.exec(contact ?? '')?.[1] ?? req.header('expires') ?? '3600';
-      if (contact === undefined || contact.trim() === '*' || Number(expires) === 0) return m.sl.reply(req, 200, 'OK');
-      const s = req.source;
-      const source = 'sip:' + s.address + ':' + s.port + ';transport=' + s.protocol;
-      lastSource.set(m.auth.user(req)!.user, source);
-      const contactUser = /<sips?:([^@>;]+)@/.exec(contact)?.[1];
-      if (contactUser !== undefined) lastSource.set(contactUser, source);
-      m.sl.reply(req, 200, 'OK', [['Contact', contact.replace(/;\\s*expires=\\d+/gi, '') + ';expires=' + expires]]);
+      m.auth.consumeCredentials(req);
+      if (m.nathelper.isBehindNat(req, NAT_REQUEST)) m.nathelper.fixNatedRegister(req);
+      await m.registrar.save(req);
       return;
     }
-    if (req.hasHeader('x-test-deliver')) {
-      const target = lastSource.get(req.sipUri?.user ?? '');
-      if (target === undefined) return m.sl.reply(req, 480, 'Not Seen');
-      req.removeHeader('x-test-deliver');
+
+    const fromLocal = isLocal(req.msg.from?.uri);
+    if (fromLocal) {
+      // 407, 403 (From is not the user) or 500 when false
+      if (!(await m.auth.authenticate(req))) return;
+      m.auth.consumeCredentials(req);
+    }
+    if (uri === undefined || !isLocal(uri)) {
+      if (!fromLocal) return m.sl.reply(req, 403, 'Not relaying');
       m.rr.recordRoute(req);
-      req.nextHop = target;
       await m.tm.relay(req);
       return;
     }
-    if (!(await m.auth.authenticate(req))) return;
-    m.auth.consumeCredentials(req);
+    const user = uri.user ?? '';
+    const found = await m.registrar.lookup(req);
+    if (found === 'not-found') {
+      if (SUBSCRIBERS.has(user)) return m.sl.reply(req, 480, 'Temporarily Unavailable');
+      return m.sl.reply(req, 404, 'Not Found');
+    }
+    if (found === 'method-not-allowed') return m.sl.reply(req, 405, 'Method Not Allowed');
     m.rr.recordRoute(req);
-    req.nextHop = UAS;
+    if (req.method === 'INVITE' || req.method === 'SUBSCRIBE') aliasCalleeContact(req, m);
     await m.tm.relay(req);
   },
 });
@@ -133,8 +199,12 @@ export async function startScene(options: SceneOptions): Promise<Scene> {
       });
     }
     const script = join(dir.path, 'route.ts');
-    // port 9 (discard) when no UAS: requests relayed there time out, which no test expects
-    writeFileSync(script, clientScript(uas?.port ?? 9));
+    writeFileSync(
+      script,
+      clientScript({
+        staticContacts: uas === undefined ? {} : { [`sipp@${DOMAIN}`]: `sip:sipp@127.0.0.1:${uas.port}` },
+      }),
+    );
     const users = Object.entries(USERS).map(([u, p]) => `      ${u}@${DOMAIN}: ${JSON.stringify(p)}`);
     // baresip 1.0 and JsSIP 3 answer MD5 only, and only the first challenge
     const yaml = `modules:\n  auth:\n    algorithms: [MD5]\n    users:\n${users.join('\n')}\n`;
@@ -163,6 +233,7 @@ export async function startScene(options: SceneOptions): Promise<Scene> {
         if (uas !== undefined) await uas.done;
         await server.stop();
         if (process.env.OLELO_KEEP_CLIENTS === undefined) dir.remove();
+        else writeFileSync(join(dir.path, 'olelo.log'), `${logs.join('\n')}\n`);
       },
     };
   } catch (error) {

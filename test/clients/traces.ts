@@ -1,0 +1,90 @@
+/**
+ * Reading what the real clients sent and received: JsSIP's socket trace and baresip's `-s` output.
+ */
+import type { Baresip } from '../helpers/baresip.js';
+import type { JsSipUser } from '../helpers/jssip.js';
+
+/** Status codes of the responses a JsSIP user received to requests with `method`, in order. */
+export function jssipResponsesTo(user: JsSipUser, method: string): number[] {
+  return user.trace
+    .filter((t) => t.startsWith('< SIP/2.0 ') && new RegExp(`^CSeq: *\\d+ ${method}\\s*$`, 'mi').test(t))
+    .map((t) => Number(t.slice(10, 13)));
+}
+
+/** The requests of `method` a JsSIP user received (`<`) or sent (`>`), text without the marker. */
+export function jssipRequests(user: JsSipUser, method: string, way: '<' | '>'): string[] {
+  return user.trace.filter((t) => t.startsWith(`${way} ${method} `)).map((t) => t.slice(2));
+}
+
+/** The responses with `status` to `method` a JsSIP user received (`<`) or sent (`>`), text without the marker. */
+export function jssipResponses(user: JsSipUser, status: number, method: string, way: '<' | '>'): string[] {
+  return user.trace
+    .filter(
+      (t) =>
+        t.startsWith(`${way} SIP/2.0 ${status} `) && new RegExp(`^CSeq: *\\d+ ${method}\\s*$`, 'mi').test(t),
+    )
+    .map((t) => t.slice(2));
+}
+
+/** The first value of header `name` in a message's text. */
+export function headerOf(message: string, name: string): string | undefined {
+  return new RegExp(`^${name}: *(.*?)\\r?$`, 'mi').exec(message)?.[1];
+}
+
+/** One SIP message in baresip's `-s` trace: `<PROTO> <src> -> <dst>`, the message, `#`. */
+export interface BaresipTraced {
+  protocol: string;
+  /** `address:port` it left from and went to. */
+  from: string;
+  to: string;
+  /** Its lines (start line first). */
+  lines: string[];
+  /** `INVITE`, `BYE`, ... for a request; the status (`200`) for a response. */
+  what: string;
+  /** The CSeq method. */
+  cseqMethod: string | undefined;
+}
+
+/** The SIP messages of baresip's trace (`sipTrace: true`), sent and received, in order. */
+export function baresipMessages(b: Baresip): BaresipTraced[] {
+  const out: BaresipTraced[] = [];
+  const lines = b.lines;
+  for (let i = 0; i < lines.length; i++) {
+    const head = /^(UDP|TCP|TLS|WS|WSS) (\S+) -> (\S+)$/.exec(lines[i]!);
+    if (head === null) continue;
+    const body: string[] = [];
+    for (let j = i + 1; j < lines.length && lines[j] !== '#'; j++) {
+      if (/^(UDP|TCP|TLS|WS|WSS) \S+ -> \S+$/.test(lines[j]!)) break;
+      body.push(lines[j]!);
+    }
+    const start = body[0] ?? '';
+    const status = /^SIP\/2\.0 (\d{3}) /.exec(start);
+    out.push({
+      protocol: head[1]!,
+      from: head[2]!,
+      to: head[3]!,
+      lines: body,
+      what: status === null ? start.slice(0, start.indexOf(' ')) : status[1]!,
+      cseqMethod: body.map((l) => /^CSeq: *\d+ (\S+)/i.exec(l)?.[1]).find((m) => m !== undefined),
+    });
+  }
+  return out;
+}
+
+/** Status codes of the responses baresip received to `method`, in order (from its `-s` trace). */
+export function baresipResponsesTo(b: Baresip, method: string): number[] {
+  const out: number[] = [];
+  const lines = b.lines;
+  for (let i = 0; i < lines.length; i++) {
+    const status = /^SIP\/2\.0 (\d{3}) /.exec(lines[i]!);
+    if (status === null) continue;
+    for (let j = i + 1; j < lines.length && j < i + 20; j++) {
+      const cseq = /^CSeq: \d+ (\S+)/i.exec(lines[j]!);
+      if (cseq !== null) {
+        if (cseq[1] === method) out.push(Number(status[1]));
+        break;
+      }
+    }
+  }
+  return out;
+}
