@@ -88,3 +88,12 @@ export function baresipResponsesTo(b: Baresip, method: string): number[] {
   }
   return out;
 }
+
+/** Resolves once `test()` holds (checked every 10 ms); rejects after `timeoutMs` naming `what`. */
+export async function waitFor(test: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() >= deadline) throw new Error(`timeout (${timeoutMs} ms) waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
