@@ -1,61 +1,220 @@
 /**
- * olelo's out-of-the-box routing: a transaction-stateful proxy.
+ * olelo's default service: the registrar and authenticating proxy of the local domains — the job of
+ * Kamailio's default configuration, written for olelo.
  *
- * Checks every request (sanity, Max-Forwards), answers OPTIONS aimed at the server itself, routes
- * in-dialog requests by their Route set, and relays everything else statefully with Record-Route.
- * Registrar and authentication arrive with later releases of this script.
+ * - Local domains: the `domain` table (`olelo domain add`), the `domains` setting, and the server's own
+ *   addresses. Local users: the `subscriber` table (`olelo user add`).
+ * - Switches (`features` in the config file, like kamailio.cfg's WITH_* defines): `auth`, `nat`,
+ *   `aliases`, read here as `m.features`. TLS and WebSocket are switched by the listeners (`listen`).
+ *
+ * A request goes through, in order: checks → NAT detection → CANCEL / in-dialog routing →
+ * authentication → Record-Route → relay out (foreign domains) or registrar (REGISTER) or delivery to a
+ * local user (aliases, location: 404 / 480) → relay, with a failure route for calls nobody answers.
+ * Retransmissions, CANCELs of calls in progress and ACKs of error responses never get here: the
+ * transaction layer answers them before the script runs.
+ *
+ * Copy this file to start your own service; scripts/README.md explains each step.
  */
-import { defineRoutes, type RequestContext } from 'olelo/script';
+import { defineRoutes, type FailureContext, type Modules, type RequestContext } from 'olelo/script';
+import { isSipUri, latin1ToText, uriEquals } from 'olelo/sip';
 
-/** True when the Request-URI names this server. */
-function isForMe(req: RequestContext): boolean {
-  const uri = req.sipUri;
-  return uri !== undefined && req.isMyselfUri(uri);
-}
+/** What the server answers OPTIONS with, and the methods it routes. */
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE';
+
+/** Requests that start a dialog: this proxy stays in its path (Record-Route). */
+const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+/** User-Agents of well-known SIP scanners. */
+const SCANNERS = /friendly-scanner|sipvicious|sipcli|sip-scan/i;
 
 export default defineRoutes({
   async request(req, m) {
-    // RFC 3261 §16.3: reasonable requests only
-    if (!m.maxfwd.process(req, 70)) {
-      m.sl.reply(req, 483, 'Too Many Hops');
+    if (!checkRequest(req, m)) return;
+
+    // the server itself: OPTIONS keepalives and monitoring probes
+    const uri = req.sipUri;
+    if (req.method === 'OPTIONS' && uri?.user === undefined && m.domain.isUriLocal(uri) && !req.hasToTag) {
+      m.sl.reply(req, 200, 'OK', [
+        ['Allow', ALLOW],
+        ['Accept', 'application/sdp'],
+      ]);
       return;
     }
-    if (!m.sanity.check(req)) return;
 
-    // in-dialog requests follow their Route set (RFC 3261 §16.4)
+    if (m.features.nat) detectNat(req, m);
+
+    // a CANCEL the transaction layer did not match: its INVITE is not (or no longer) ours
+    if (req.method === 'CANCEL') {
+      // RFC 3261 §16.10: forwarded statelessly; a local user's call has nothing left to cancel
+      if (!m.domain.isUriLocal(uri)) await m.forward(req);
+      return;
+    }
+
     if (req.hasToTag) {
-      if (m.rr.looseRoute(req)) {
-        // the ACK for a 2xx is its own transaction end to end: forwarded statelessly
-        if (req.method === 'ACK') await m.forward(req);
-        else await m.tm.relay(req);
-        return;
-      }
-      if (req.method === 'ACK') return; // an ACK for one of our own replies
-      m.sl.reply(req, 404, 'Not here');
+      await withinDialog(req, m);
       return;
     }
-    // a CANCEL or ACK the transaction layer did not match: forward statelessly (RFC 3261 §16.10)
-    if (req.method === 'CANCEL' || req.method === 'ACK') {
-      if (m.rr.looseRoute(req) || !isForMe(req)) await m.forward(req);
+    if (req.method === 'ACK') return; // an ACK without dialog or transaction acknowledges nothing here
+
+    if (m.features.auth && !(await authorize(req, m))) return;
+
+    // a new request does not choose its path through us: Route values it brought (ours included) go
+    req.removeHeader('route');
+    if (DIALOG_FORMING.has(req.method)) m.rr.recordRoute(req);
+
+    // another domain's request: relayed there (authorize() refused it unless the caller is ours)
+    if (!m.domain.isUriLocal(req.sipUri)) {
+      await relay(req, m);
       return;
     }
 
-    // a request for the server itself (no registrar yet: nobody is known here)
-    if (isForMe(req) && !m.rr.looseRoute(req)) {
-      if (req.method === 'OPTIONS' && req.sipUri?.user === undefined) {
-        m.sl.reply(req, 200, 'OK', [
-          ['Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY, SUBSCRIBE, REFER, INFO, UPDATE'],
-        ]);
-        return;
-      }
-      m.sl.reply(req, 404, 'Not Found');
+    if (req.method === 'REGISTER') {
+      // RFC 3261 §10.3: bindings changed and 200 (or 400/423/500/503) sent by the registrar
+      await m.registrar.save(req);
       return;
     }
-
-    // out-of-dialog requests: stay in the path of the dialog, then relay statefully
-    if (req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER')
-      m.rr.recordRoute(req);
-    m.rr.looseRoute(req);
-    await m.tm.relay(req);
+    await toLocalUser(req, m);
   },
 });
+
+/** Loop protection, sanity, and the hook for flood protection. False when the request is finished. */
+function checkRequest(req: RequestContext, m: Modules): boolean {
+  if (!withinLimits(req)) return false;
+  // RFC 3261 §16.3 step 3
+  if (!m.maxfwd.process(req, 70)) {
+    m.sl.reply(req, 483, 'Too Many Hops');
+    return false;
+  }
+  // RFC 3261 §16.3 steps 1-2, 4: a well-formed request (sanity answers 400/416/420 itself)
+  return m.sanity.check(req);
+}
+
+/**
+ * FLOOD PROTECTION HOOK (Kamailio's pike and ban table). olelo has no flood detector yet: count
+ * requests per source here and return false — after `req.drop()` or a 503 — for sources over the limit.
+ */
+function withinLimits(req: RequestContext): boolean {
+  // scanners looking for open accounts get no answer at all
+  if (SCANNERS.test(req.header('user-agent') ?? '')) {
+    req.drop();
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Clients behind a NAT, and WebSocket clients (whose Contact host is a made-up `<random>.invalid`),
+ * cannot be reached at the Contact they write. A REGISTER keeps the address it came from as the
+ * binding's `received`; any other request of theirs gets that address in its Contact as an `alias`
+ * parameter, which routes the other party's requests back (see routeToContact).
+ */
+function detectNat(req: RequestContext, m: Modules): void {
+  const websocket = req.source.protocol === 'ws' || req.source.protocol === 'wss';
+  if (!websocket && !m.nathelper.isBehindNat(req)) return;
+  if (req.method === 'REGISTER') m.nathelper.fixNatedRegister(req);
+  // only a client's own Contact: with one Via the request comes straight from it
+  else if (req.msg.via.length === 1) m.nathelper.setContactAlias(req);
+}
+
+/** In-dialog requests (RFC 3261 §12.2) follow the Route set the dialog recorded. */
+async function withinDialog(req: RequestContext, m: Modules): Promise<void> {
+  if (!m.rr.looseRoute(req)) {
+    // not routed through us: an ACK is dropped, anything else refused
+    if (req.method !== 'ACK') m.sl.reply(req, 404, 'Not Here');
+    return;
+  }
+  // we are the last hop in the Route set: the Request-URI is the other party's Contact
+  if (!req.hasHeader('route')) await routeToContact(req, m);
+  // RFC 3261 §13.2.2.4: the ACK for a 2xx is a transaction of its own, forwarded statelessly
+  if (req.method === 'ACK') await m.forward(req);
+  else await relay(req, m);
+}
+
+/**
+ * An in-dialog request goes to the Contact in its Request-URI. When that Contact cannot be reached as
+ * written: its `alias` parameter (set by detectNat on the way in) names where its owner really is; else,
+ * when the recipient registered that Contact, it goes where the registration came from — the client's
+ * NAT binding, or its TCP, TLS or WebSocket connection. (The To of an in-dialog request is its
+ * recipient's address, whichever side of the dialog sent it.)
+ */
+async function routeToContact(req: RequestContext, m: Modules): Promise<void> {
+  if (m.features.nat && m.nathelper.handleRuriAlias(req) === 'routed') return;
+  const target = req.sipUri;
+  const to = req.msg.to?.uri;
+  if (target === undefined || to === undefined || !isSipUri(to) || to.user === undefined) return;
+  if (!m.domain.isUriLocal(to)) return;
+  const aor = `${latin1ToText(to.user)}@${latin1ToText(to.host).toLowerCase()}`;
+  for (const binding of await m.usrloc.lookup(aor)) {
+    if (binding.received !== '' && uriEquals(binding.contact, target)) {
+      req.nextHop = binding.received;
+      return;
+    }
+  }
+}
+
+/**
+ * Kamailio's AUTH route. A REGISTER, or any request from a local domain, must carry the credentials of
+ * the user it is for (401/407 challenge, 403 for another user's address). A request from elsewhere may
+ * reach our users without credentials, but nothing else: we are no open relay.
+ */
+async function authorize(req: RequestContext, m: Modules): Promise<boolean> {
+  if (req.method === 'REGISTER' || m.domain.isFromLocal(req)) return m.auth.authenticate(req);
+  if (m.domain.isUriLocal(req.sipUri)) return true;
+  m.sl.reply(req, 403, 'Relaying Denied');
+  return false;
+}
+
+/** A request for a user of a local domain: its registered contacts, through an alias if need be. */
+async function toLocalUser(req: RequestContext, m: Modules): Promise<void> {
+  const uri = req.sipUri;
+  if (uri?.user === undefined) {
+    m.sl.reply(req, 484, 'Address Incomplete');
+    return;
+  }
+  if (req.method === 'PUBLISH' || req.method === 'SUBSCRIBE') {
+    // no presence server (yet): the subscription is refused rather than sent to the user's phones
+    m.sl.reply(req, 404, 'No Presence Service');
+    return;
+  }
+  // registrar lookup: the Request-URI becomes the best contact, the others go to the destination set
+  let found = await m.registrar.lookup(req);
+  if (found === 'not-found' && m.features.aliases && (await m.alias.lookup(req)) === 'found') {
+    // the Request-URI is now the account the alias points to (which may be another domain's)
+    if (!m.domain.isUriLocal(req.sipUri)) {
+      await relay(req, m);
+      return;
+    }
+    found = await m.registrar.lookup(req);
+  }
+  if (found === 'method-not-allowed') {
+    m.sl.reply(req, 405, 'Method Not Allowed', [['Allow', ALLOW]]);
+    return;
+  }
+  if (found === 'not-found') {
+    // a user who exists but has no phone registered now is unavailable; anyone else does not exist
+    const user = req.sipUri!;
+    const known = await m.auth.isSubscriber(latin1ToText(user.user!), latin1ToText(user.host));
+    if (known) m.sl.reply(req, 480, 'Temporarily Unavailable');
+    else m.sl.reply(req, 404, 'Not Found');
+    return;
+  }
+  await relay(req, m);
+}
+
+/** Stateful relay (Kamailio's t_relay), with a failure route for calls. */
+async function relay(req: RequestContext, m: Modules): Promise<void> {
+  if (req.method === 'INVITE') m.tm.onFailure(req, noAnswer);
+  await m.tm.relay(req);
+}
+
+/**
+ * Failure route of a call: every branch failed. A busy or declining phone's answer goes back as it is;
+ * a call that timed out says why. (Forward to voicemail here: `f.appendBranch(uri); await f.relay()`.)
+ * Not run when the caller canceled: its 487 goes back.
+ */
+function noAnswer(f: FailureContext): void {
+  if (!f.branchTimeout()) return;
+  // it rang until tm's frInvTimer ran out: nobody picked up; no response at all: the phone is unreachable
+  if (f.branchReplied()) f.reply(480, 'No Answer');
+  else f.reply(408, 'Request Timeout');
+}
