@@ -1,6 +1,7 @@
 /**
  * Integration tests with real SIPp UAC and UAS processes on loopback through an olelo server started in
- * this process with the default script (a stateless proxy): OPTIONS, calls over UDP, TCP, TLS and IPv6,
+ * this process with the default script as a plain stateful proxy (its `auth` and `nat` features off, so it
+ * relays between any addresses and leaves Contacts alone): OPTIONS, calls over UDP, TCP, TLS and IPv6,
  * calls that change transport or address family (double Record-Route, RFC 5658), and a WebSocket client.
  *
  * olelo's ports are assigned by the OS; SIPp needs explicit ports, picked free and retried on collision.
@@ -35,6 +36,11 @@ import {
 } from '../helpers/sipp.js';
 
 const CALLS = 20;
+/**
+ * The default script with authentication off (no 403 for calls between foreign addresses: the SIPp
+ * phones here are no subscribers) and NAT handling off (Contacts reach the UAS as written).
+ */
+const PROXY_ONLY = 'features:\n  auth: false\n  nat: false\n';
 /** Bound of each test (SIPp's own bounds are 20 s + 5 s; a passing test takes about 1 s). */
 const T = { timeout: 30_000 };
 const SIPP = hasSipp();
@@ -156,7 +162,7 @@ function connectionsOpened(server: Server, protocol: Protocol): number {
   return (server.transportStats() as TransportStats).connections.total[protocol];
 }
 
-describe('SIPp through olelo (default script)', {
+describe('SIPp through olelo (default script, as a plain proxy)', {
   skip: SIPP ? false : 'sipp (Debian sip-tester) is not installed',
 }, () => {
   let dir: ReturnType<typeof tempDir>;
@@ -171,7 +177,7 @@ describe('SIPp through olelo (default script)', {
   });
 
   it('answers OPTIONS aimed at olelo with 200, over UDP and over TCP', T, async () => {
-    const { server, listener } = await startServer();
+    const { server, listener } = await startServer(PROXY_ONLY);
     try {
       for (const transport of ['u1', 't1'] as const) {
         const port = listener(transport === 'u1' ? 'udp' : 'tcp').port;
@@ -202,7 +208,7 @@ describe('SIPp through olelo (default script)', {
   });
 
   it(`routes ${CALLS} calls statelessly over UDP`, T, async () => {
-    const { server, listener } = await startServer('', { listen: ['udp:127.0.0.1:0'] });
+    const { server, listener } = await startServer(PROXY_ONLY, { listen: ['udp:127.0.0.1:0'] });
     const proxy = listener('udp').port;
     const uas = await startSippUas({
       scenario: 'uas.xml',
@@ -242,7 +248,7 @@ describe('SIPp through olelo (default script)', {
   });
 
   it(`routes ${CALLS} calls over TCP, both legs`, T, async () => {
-    const { server, listener } = await startServer('', { listen: ['tcp:127.0.0.1:0'] });
+    const { server, listener } = await startServer(PROXY_ONLY, { listen: ['tcp:127.0.0.1:0'] });
     const proxy = listener('tcp').port;
     const uas = await startSippUas({
       scenario: 'uas.xml',
@@ -295,7 +301,7 @@ describe('SIPp through olelo (default script)', {
       const { certPath, keyPath, cert, key } = makeCertificate(certDir.path);
       // olelo verifies the UAS relay's certificate (IP SAN 127.0.0.1) against this CA: the self-signed one
       const started = await startServer(
-        `tls:\n  certificate: ${certPath}\n  key: ${keyPath}\n  ca: ${certPath}\n`,
+        `${PROXY_ONLY}tls:\n  certificate: ${certPath}\n  key: ${keyPath}\n  ca: ${certPath}\n`,
         {
           listen: ['tls:127.0.0.1:0'],
         },
@@ -367,7 +373,9 @@ describe('SIPp through olelo (default script)', {
     `routes ${CALLS} calls from a TCP UAC to a UDP UAS with a double Record-Route (RFC 5658)`,
     T,
     async () => {
-      const { server, listener } = await startServer('', { listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'] });
+      const { server, listener } = await startServer(PROXY_ONLY, {
+        listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'],
+      });
       const udp = listener('udp').port;
       const tcp = listener('tcp').port;
       const uas = await startSippUas({
@@ -431,7 +439,9 @@ describe('SIPp through olelo (default script)', {
     `routes ${CALLS} calls from a UDP UAC to a TCP UAS, opening and reusing the TCP connection`,
     T,
     async () => {
-      const { server, listener } = await startServer('', { listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'] });
+      const { server, listener } = await startServer(PROXY_ONLY, {
+        listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'],
+      });
       const udp = listener('udp').port;
       const tcp = listener('tcp').port;
       const uas = await startSippUas({
@@ -488,7 +498,7 @@ describe('SIPp through olelo (default script)', {
       t.skip('this host has no ::1');
       return;
     }
-    const { server, listener } = await startServer('', { listen: ['udp:[::1]:0'] });
+    const { server, listener } = await startServer(PROXY_ONLY, { listen: ['udp:[::1]:0'] });
     const proxy = listener('udp', 6).port;
     const uas = await startSippUas({
       scenario: 'uas.xml',
@@ -529,7 +539,9 @@ describe('SIPp through olelo (default script)', {
       return;
     }
     const N = 10;
-    const { server, listener } = await startServer('', { listen: ['udp:127.0.0.1:0', 'udp:[::1]:0'] });
+    const { server, listener } = await startServer(PROXY_ONLY, {
+      listen: ['udp:127.0.0.1:0', 'udp:[::1]:0'],
+    });
     const v4 = listener('udp', 4).port;
     const v6 = listener('udp', 6).port;
     const uas = await startSippUas({
@@ -576,7 +588,9 @@ describe('SIPp through olelo (default script)', {
     T,
     async () => {
       const N = 10;
-      const { server, listener } = await startServer('', { listen: ['udp:127.0.0.1:0', 'ws:127.0.0.1:0'] });
+      const { server, listener } = await startServer(PROXY_ONLY, {
+        listen: ['udp:127.0.0.1:0', 'ws:127.0.0.1:0'],
+      });
       const ws = listener('ws').port;
       let client: WsClient | undefined;
       const uas = await startSippUas({
@@ -638,7 +652,9 @@ describe('SIPp through olelo (default script)', {
     'routes a dialog between a WebSocket client and a UDP peer both ways (INVITE, ACK, BYE from the UDP side)',
     T,
     async () => {
-      const { server, listener } = await startServer('', { listen: ['udp:127.0.0.1:0', 'ws:127.0.0.1:0'] });
+      const { server, listener } = await startServer(PROXY_ONLY, {
+        listen: ['udp:127.0.0.1:0', 'ws:127.0.0.1:0'],
+      });
       const udp = listener('udp').port;
       const ws = listener('ws').port;
       const peer = await UdpPeer.open();
