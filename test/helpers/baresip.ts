@@ -19,7 +19,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { freePort } from './sipp.js';
@@ -112,6 +112,29 @@ export function baresipMissing(): string | undefined {
   if (dir === undefined) return 'baresip modules not found (package baresip-core)';
   for (const m of MODULES) if (!existsSync(join(dir, m))) return `baresip module ${m} missing in ${dir}`;
   return undefined;
+}
+
+/** Whether a TCP listener can bind `port` on 127.0.0.1 right now. */
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for `sip_listen` (free for UDP and TCP) whose next port is free too: baresip 1.0 always adds a
+ * SIP/TLS transport on the SIP port + 1 and fails to start when that one is taken — typically by the
+ * local end of some TCP connection, whose ports Linux picks among the even ones, while `freePort` (a
+ * bind to port 0) gets odd ones.
+ */
+async function freeSipPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await freePort();
+    if (port < 65535 && (await tcpPortFree(port + 1))) return port;
+  }
+  throw new Error('no port free with its next port for baresip');
 }
 
 const MODULES = ['g711.so', 'aufile.so', 'uuid.so', 'account.so', 'menu.so', 'ctrl_tcp.so'];
@@ -263,10 +286,11 @@ export class Baresip {
     writeFileSync(join(dir, 'accounts'), `${options.accounts.map(accountLine).join('\n')}\n`);
     writeFileSync(join(dir, 'contacts'), '');
     let lastError: unknown;
+    const attempts: string[] = [];
     for (let attempt = 0; attempt < 4; attempt++) {
-      const sipPort = await freePort();
+      const sipPort = await freeSipPort();
       let controlPort = await freePort();
-      while (controlPort === sipPort) controlPort = await freePort();
+      while (controlPort === sipPort || controlPort === sipPort + 1) controlPort = await freePort();
       writeFileSync(join(dir, 'config'), configText(sipPort, controlPort, moduleDir, wav));
       const args = ['-f', dir, '-t', String(lifetimeS)];
       if (options.sipTrace === true) args.push('-s');
@@ -279,13 +303,15 @@ export class Baresip {
         return b;
       } catch (error) {
         lastError = error;
-        const inUse = b.lines.some((l) => /Address already in use/.test(l));
+        const inUse = b.lines.find((l) => /Address already in use/.test(l));
+        attempts.push(`sip_listen ${sipPort}, ctrl ${controlPort}: ${inUse ?? 'other error'}`);
         if (b.exitStatus === undefined) b.child.kill('SIGKILL');
         await b.finish(false); // the folder is reused by the next attempt
-        if (!inUse) break;
+        if (inUse === undefined) break;
       }
     }
     rmSync(dir, { recursive: true, force: true });
+    if (lastError instanceof Error) lastError.message += `\n(start attempts: ${attempts.join('; ')})`;
     throw lastError;
   }
 
