@@ -1,8 +1,9 @@
 /**
  * JsSIP (npm, in Node over `ws`) through olelo's WebSocket listener: registration with digest auth, a
  * MESSAGE relayed to a SIPp UAS, a call to a SIPp UAS (dummy SDP) hung up by JsSIP, a wrong password
- * refused; and a check of the harness's receiving side (a MESSAGE and a call delivered to JsSIP over its
- * own WebSocket connection). See README.md in this folder.
+ * refused; and the receiving side: a MESSAGE and a call from another domain's raw UDP peer, delivered
+ * by lookup over JsSIP's own WebSocket connection, with the in-dialog ACK and BYE following the alias
+ * of its Contact. See README.md in this folder.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -126,7 +127,7 @@ describe('JsSIP over WebSocket through olelo', { concurrency: true }, () => {
     });
   });
 
-  it('receives a MESSAGE and answers a call delivered over its WebSocket (harness check)', T, async () => {
+  it('receives a MESSAGE and answers a call from another domain over its WebSocket', T, async () => {
     await withScene('jssip-incoming', undefined, async (scene) => {
       await withUser(scene, 'carol', USERS.carol!, async (carol) => {
         assert.ok((await carol.register()).ok);
