@@ -61,9 +61,13 @@ export async function provision(dir: string, p: Provision = {}): Promise<void> {
 }
 
 /** The YAML config of a service in `dir`: `extra` is appended (features, module parameters). */
-export function serviceConfig(dir: string, extra = ''): string {
+export function serviceConfig(
+  dir: string,
+  extra = '',
+  listen = [`udp:${LOCAL}:0`, `tcp:${LOCAL}:0`],
+): string {
   return (
-    `listen:\n  - udp:${LOCAL}:0\n  - tcp:${LOCAL}:0\n` +
+    `listen:\n${listen.map((l) => `  - ${l}\n`).join('')}` +
     `script: ${JSON.stringify(DEFAULT_SCRIPT)}\n` +
     `dataDir: ${JSON.stringify(join(dir, 'data'))}\n` +
     `database:\n  url: ${JSON.stringify(databaseUrl(dir))}\n` +
@@ -89,13 +93,14 @@ export interface Service {
 
 /**
  * Starts olelo on the database of `dir` (provisioned beforehand). `modules` is YAML under `modules:` (two
- * spaces of indent, after the auth settings), `yaml` more top-level settings.
+ * spaces of indent, after the auth settings), `yaml` more top-level settings; `listen` replaces the
+ * listeners (UDP and TCP on 127.0.0.1).
  */
 export async function startService(
   dir: string,
-  options: { modules?: string; yaml?: string } = {},
+  options: { modules?: string; yaml?: string; listen?: string[] } = {},
 ): Promise<Service> {
-  const text = serviceConfig(dir, `${options.modules ?? ''}${options.yaml ?? ''}`);
+  const text = serviceConfig(dir, `${options.modules ?? ''}${options.yaml ?? ''}`, options.listen);
   const config = loadConfig({ text, env: {}, cwd: dir, moduleSchemas: moduleSchemas(builtinModules) });
   const logs: string[] = [];
   const log = Logger.create({ level: 'info', sink: (line) => logs.push(line) });
