@@ -65,10 +65,11 @@ export function serviceConfig(
   dir: string,
   extra = '',
   listen = [`udp:${LOCAL}:0`, `tcp:${LOCAL}:0`],
+  script = DEFAULT_SCRIPT,
 ): string {
   return (
     `listen:\n${listen.map((l) => `  - ${l}\n`).join('')}` +
-    `script: ${JSON.stringify(DEFAULT_SCRIPT)}\n` +
+    `script: ${JSON.stringify(script)}\n` +
     `dataDir: ${JSON.stringify(join(dir, 'data'))}\n` +
     `database:\n  url: ${JSON.stringify(databaseUrl(dir))}\n` +
     // SIPp 3.6 answers MD5 only, and only the first challenge
@@ -94,13 +95,18 @@ export interface Service {
 /**
  * Starts olelo on the database of `dir` (provisioned beforehand). `modules` is YAML under `modules:` (two
  * spaces of indent, after the auth settings), `yaml` more top-level settings; `listen` replaces the
- * listeners (UDP and TCP on 127.0.0.1).
+ * listeners (UDP and TCP on 127.0.0.1), `script` the default script.
  */
 export async function startService(
   dir: string,
-  options: { modules?: string; yaml?: string; listen?: string[] } = {},
+  options: { modules?: string; yaml?: string; listen?: string[]; script?: string } = {},
 ): Promise<Service> {
-  const text = serviceConfig(dir, `${options.modules ?? ''}${options.yaml ?? ''}`, options.listen);
+  const text = serviceConfig(
+    dir,
+    `${options.modules ?? ''}${options.yaml ?? ''}`,
+    options.listen,
+    options.script,
+  );
   const config = loadConfig({ text, env: {}, cwd: dir, moduleSchemas: moduleSchemas(builtinModules) });
   const logs: string[] = [];
   const log = Logger.create({ level: 'info', sink: (line) => logs.push(line) });
