@@ -124,7 +124,10 @@ async function withinDialog(req: RequestContext, m: Modules): Promise<void> {
     return;
   }
   // we are the last hop in the Route set: the Request-URI is the other party's Contact
-  if (!req.hasHeader('route')) await routeToContact(req, m);
+  if (!req.hasHeader('route') && !(await routeToContact(req, m))) {
+    if (req.method !== 'ACK') m.sl.reply(req, 480, 'Temporarily Unavailable');
+    return;
+  }
   // RFC 3261 §13.2.2.4: the ACK for a 2xx is a transaction of its own, forwarded statelessly
   if (req.method === 'ACK') await m.forward(req);
   else await relay(req, m);
@@ -132,24 +135,29 @@ async function withinDialog(req: RequestContext, m: Modules): Promise<void> {
 
 /**
  * An in-dialog request goes to the Contact in its Request-URI. When that Contact cannot be reached as
- * written: its `alias` parameter (set by detectNat on the way in) names where its owner really is; else,
- * when the recipient registered that Contact, it goes where the registration came from — the client's
- * NAT binding, or its TCP, TLS or WebSocket connection. (The To of an in-dialog request is its
- * recipient's address, whichever side of the dialog sent it.)
+ * written: its `alias` parameter (set by detectNat on the way in) names where its owner really is; a GRUU
+ * we handed out stands for the phone that registered it; else, when the recipient registered that
+ * Contact, the request goes where the registration came from — the client's NAT binding, or its TCP,
+ * TLS or WebSocket connection. (The To of an in-dialog request is its recipient's address, whichever
+ * side of the dialog sent it.) False when the Request-URI is a GRUU whose phone is no longer registered.
  */
-async function routeToContact(req: RequestContext, m: Modules): Promise<void> {
-  if (m.features.nat && m.nathelper.handleRuriAlias(req) === 'routed') return;
+async function routeToContact(req: RequestContext, m: Modules): Promise<boolean> {
+  if (m.features.nat && m.nathelper.handleRuriAlias(req) === 'routed') return true;
   const target = req.sipUri;
+  if (target === undefined) return true;
+  // RFC 5627 §5.1: a GRUU we handed out stands for the phone (instance) that registered it
+  if (target.params.has('gr') && m.domain.isUriLocal(target))
+    return (await m.registrar.lookup(req)) === 'found';
   const to = req.msg.to?.uri;
-  if (target === undefined || to === undefined || !isSipUri(to) || to.user === undefined) return;
-  if (!m.domain.isUriLocal(to)) return;
+  if (to === undefined || !isSipUri(to) || to.user === undefined || !m.domain.isUriLocal(to)) return true;
   const aor = `${latin1ToText(to.user)}@${latin1ToText(to.host).toLowerCase()}`;
   for (const binding of await m.usrloc.lookup(aor)) {
     if (binding.received !== '' && uriEquals(binding.contact, target)) {
       req.nextHop = binding.received;
-      return;
+      break;
     }
   }
+  return true;
 }
 
 /**

@@ -2,8 +2,9 @@
  * WebSocket clients of the default service. A browser client (JsSIP, SIP.js) writes a Contact whose host
  * is a made-up `<random>.invalid` (RFC 7118 §5): every request to it must go through its open WebSocket
  * connection. Here a WebSocket client of the test, speaking raw SIP with digest authentication, is called
- * by a SIPp phone (its ACK and BYE reach the client through the registration's connection), and calls a
- * UDP phone of the test (whose BYE reaches the client through the `alias` of the client's Contact).
+ * by a SIPp phone (its ACK and BYE reach the client through the registration's connection, whether its
+ * Contact is the registered one or its GRUU), and calls a UDP phone of the test (whose BYE reaches the
+ * client through the `alias` of the client's Contact).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -86,13 +87,14 @@ const isRequest = (method: string) => (m: string) => m.startsWith(`${method} `);
 const isStatus = (status: number, method: string) => (m: string) =>
   m.startsWith(`SIP/2.0 ${status} `) && new RegExp(`^CSeq: \\d+ ${method}\\r?$`, 'mi').test(m);
 
-/** Registers `user` through `send`, answering the 401; resolves the 200. */
+/** Registers `user` through `send`, answering the 401; resolves the 200. `extra` are more header lines. */
 async function register(
   user: string,
   contact: string,
   via: string,
   send: (text: string) => void,
   next: (test: (m: string) => boolean) => Promise<string>,
+  extra: string[] = [],
 ): Promise<SipResponse> {
   const callId = `reg-${user}-${Date.now()}`;
   const lines = (cseq: number, auth?: string) => [
@@ -104,6 +106,7 @@ async function register(
     `Call-ID: ${callId}`,
     `CSeq: ${cseq} REGISTER`,
     `Contact: ${contact};expires=600`,
+    ...extra,
     ...(auth === undefined ? [] : [`Authorization: ${auth}`]),
   ];
   send(sip(lines(1)));
@@ -178,6 +181,43 @@ describe('default service: WebSocket clients', { skip: hasSipp() ? false : 'sipp
       assert.deepEqual(finals(r), [407, 200, 200]);
     },
   );
+
+  it('reaches a WebSocket client that answers with its GRUU (RFC 5627), as JsSIP does', T, async () => {
+    const frank = await WsClient.open(wsUrl);
+    clients.push(frank);
+    const instance = '<urn:uuid:0f1e2d3c-4b5a-4697-8899-aabbccddeeff>';
+    const ok = await register(
+      'frank',
+      `<sip:fr4nk@k2j4.invalid;transport=ws>;+sip.instance="${instance}";reg-id=1`,
+      'SIP/2.0/WS k2j4.invalid',
+      (t) => frank.send(t),
+      (t) => frank.next(t),
+      ['Supported: path, gruu, outbound'],
+    );
+    const gruu = /pub-gruu="([^"]+)"/.exec(ok.getHeader('contact') ?? '')?.[1];
+    assert.ok(gruu, 'the 200 hands out a public GRUU');
+    assert.match(gruu, /^sip:frank@example\.com;gr=urn:uuid:/);
+
+    const call = svc.uac('svc-call.xml', 'alice-calls-gruu', callArgs('alice', 'frank'));
+    const invite = request(await frank.next(isRequest('INVITE')));
+    assert.equal(invite.requestUri, 'sip:fr4nk@k2j4.invalid;transport=ws');
+    const answerWith = (status: number) =>
+      createResponseBytes(invite, status, {
+        toTag: 'gruu-callee',
+        copyRecordRoute: true,
+        headers: [['Contact', `<${gruu}>`]],
+      });
+    frank.send(answerWith(180));
+    frank.send(answerWith(200));
+    // the ACK and the BYE name the GRUU: the registrar resolves it to frank's connection
+    const ack = request(await frank.next(isRequest('ACK')));
+    assert.equal(ack.requestUri, 'sip:fr4nk@k2j4.invalid;transport=ws');
+    const bye = request(await frank.next(isRequest('BYE')));
+    frank.send(createResponseBytes(bye, 200));
+    const r = await call;
+    assert.equal(succeeded([r]), undefined);
+    assert.deepEqual(finals(r), [407, 200, 200]);
+  });
 
   it(
     'routes a call from a WebSocket client, and the callee’s BYE back to it by its Contact’s alias',
