@@ -373,9 +373,10 @@ const coreFields = {
         default: true,
         doc:
           'Clients behind NAT and WebSocket clients: a REGISTER from behind a NAT is bound to the address it ' +
-          'came from (`fixNatedRegister`), the Contact of other requests from such clients gets an `alias` ' +
-          'parameter naming their real address (`setContactAlias`), and in-dialog requests follow it back ' +
-          '(`handleRuriAlias`). Off: Contacts are trusted as written (every client has a public address).',
+          'came from (`fixNatedRegister`), and the Contact of their other requests gets an `alias` parameter ' +
+          'naming their real address (`setContactAlias`), which in-dialog requests follow back ' +
+          '(`handleRuriAlias`). Off: Contacts are taken as written (clients on TCP, TLS and WebSocket are still ' +
+          'reached over their connection, by their registration).',
       }),
       aliases: s.boolean({
         default: true,
