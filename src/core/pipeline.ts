@@ -248,9 +248,31 @@ export class Pipeline implements CoreServices {
     // RFC 3261 §18.2.1 received; RFC 3581 §4 rport (received is then mandatory)
     if (via.rport !== undefined) msg.setTopViaReceived(source.address, source.port);
     else if (bareHost(via.host) !== source.address) msg.setTopViaReceived(source.address, undefined);
+    // the ACK for a negative reply this server sent statelessly (a 407 challenge, a 404) is hop by hop
+    // (RFC 3261 §17.1.1.3) and ends here, as Kamailio's sl module absorbs it: routed on like an in-dialog
+    // ACK it would reach the Request-URI, which never saw the INVITE
+    if (msg.method === 'ACK' && this.acksStatelessReply(msg)) {
+      this.drop('ACK for a stateless reply', source);
+      return;
+    }
 
     const ctx = new RequestContext(msg, source, this.log, this.myself);
     this.run(ctx, this.routes().request);
+  }
+
+  /** True when an ACK's To-tag is the one {@link reply} gave its INVITE (same Call-ID, From, Via, CSeq number). */
+  private acksStatelessReply(ack: SipRequest): boolean {
+    let tag: string | undefined;
+    let seq: number | undefined;
+    try {
+      tag = ack.to?.params.get('tag') ?? undefined;
+      seq = ack.cseq?.seq;
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+      return false;
+    }
+    if (tag === undefined || seq === undefined || !tag.startsWith('sl')) return false;
+    return tag === this.statelessTag(ack, `${seq} INVITE`);
   }
 
   private receiveResponse(msg: SipResponse, source: Source): void {
@@ -418,9 +440,12 @@ export class Pipeline implements CoreServices {
     this.sendTo(data, replyDestination(req.topVia, ctx.source));
   }
 
-  /** A To-tag that is the same for every retransmission of a request (raw values: they may not parse). */
-  private statelessTag(req: SipRequest): string {
-    const key = `${req.getHeader('call-id') ?? ''}|${req.getHeader('from') ?? ''}|${req.getHeader('via') ?? ''}|${req.getHeader('cseq') ?? ''}`;
+  /**
+   * A To-tag that is the same for every retransmission of a request (raw values: they may not parse);
+   * `cseq` stands for the request's CSeq (an ACK's tag is checked against its INVITE's).
+   */
+  private statelessTag(req: SipRequest, cseq = req.getHeader('cseq') ?? ''): string {
+    const key = `${req.getHeader('call-id') ?? ''}|${req.getHeader('from') ?? ''}|${req.getHeader('via') ?? ''}|${cseq}`;
     return `sl${hash64(key, this.secret)}`;
   }
 
