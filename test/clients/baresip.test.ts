@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Baresip as BaresipClient, baresipMissing } from '../helpers/baresip.js';
 import { hasSipp, receivedMessages } from '../helpers/sipp.js';
-import { DOMAIN, type Scene, SIPP_AOR, startScene, USERS } from './scene.js';
+import { DOMAIN, type Scene, startScene, USERS } from './scene.js';
 import { baresipMessages, baresipResponsesTo as responsesTo } from './traces.js';
 
 const MISSING = baresipMissing() ?? (hasSipp() ? undefined : 'sipp (Debian sip-tester) is not installed');
@@ -20,10 +20,15 @@ function requestMethods(messages: string): string[] {
     .map((m) => m.slice(0, m.indexOf(' ')));
 }
 
-async function withScene(name: string, calls: number, fn: (scene: Scene) => Promise<void>): Promise<void> {
+async function withScene(
+  name: string,
+  calls: number,
+  fn: (scene: Scene) => Promise<void>,
+  transport: 'udp' | 'tcp' = 'udp',
+): Promise<void> {
   const scene = await startScene({
     name,
-    ...(calls > 0 ? { uas: { scenario: 'client-uas-call.xml', calls, timeoutS: 20 } } : {}),
+    ...(calls > 0 ? { uas: { scenario: 'client-uas-call.xml', calls, timeoutS: 20, transport } } : {}),
   });
   try {
     await fn(scene);
@@ -38,60 +43,70 @@ describe('baresip through olelo', { skip: MISSING ?? false, concurrency: true },
       `registers with a password and calls a SIPp UAS through olelo over ${transport.toUpperCase()}`,
       T,
       async () => {
-        await withScene(`baresip-${transport}`, 1, async (scene) => {
-          const b = await BaresipClient.start({
-            accounts: [
-              {
-                aor: `sip:alice@${DOMAIN}`,
-                password: USERS.alice!,
-                outbound: `sip:127.0.0.1:${transport === 'udp' ? scene.udpPort : scene.tcpPort}`,
-                transport,
-              },
-            ],
-            lifetimeS: 20,
-            sipTrace: true,
-          });
-          try {
-            const registration = await b.registered(5000);
-            assert.match(registration.line, new RegExp(`\\{\\d+/${transport.toUpperCase()}/v4\\} 200 OK`));
-            assert.deepEqual(responsesTo(b, 'REGISTER').slice(0, 2), [401, 200], b.output);
-            const stats = scene.authStats();
-            assert.ok(
-              stats['auth.challenges']! >= 1 && stats['auth.authorized']! >= 1,
-              JSON.stringify(stats),
-            );
+        await withScene(
+          `baresip-${transport}`,
+          1,
+          async (scene) => {
+            const b = await BaresipClient.start({
+              accounts: [
+                {
+                  aor: `sip:alice@${DOMAIN}`,
+                  password: USERS.alice!,
+                  outbound: `sip:127.0.0.1:${transport === 'udp' ? scene.udpPort : scene.tcpPort}`,
+                  transport,
+                },
+              ],
+              lifetimeS: 20,
+              sipTrace: true,
+            });
+            try {
+              const registration = await b.registered(5000);
+              assert.match(registration.line, new RegExp(`\\{\\d+/${transport.toUpperCase()}/v4\\} 200 OK`));
+              assert.deepEqual(responsesTo(b, 'REGISTER').slice(0, 2), [401, 200], b.output);
+              const stats = scene.authStats();
+              assert.ok(
+                stats['auth.challenges']! >= 1 && stats['auth.authorized']! >= 1,
+                JSON.stringify(stats),
+              );
 
-            const from = b.mark();
-            await b.dial(SIPP_AOR);
-            const peer = await b.callEstablished(5000, from);
-            assert.match(peer, /^sip:sipp@example\.com/);
-            assert.ok(responsesTo(b, 'INVITE').includes(407), 'INVITE challenged first');
-            // the UAS is reachable at its Contact: no alias (and never one naming baresip itself)
-            const ok = baresipMessages(b).find((m) => m.what === '200' && m.cseqMethod === 'INVITE');
-            const contact = ok?.lines.find((l) => /^Contact:/i.test(l));
-            assert.match(contact ?? '', /^Contact: <sip:callee@127\.0\.0\.1:\d+;transport=UDP>$/i);
-            const hangup = b.mark();
-            await b.hangup();
-            await b.callClosed(5000, hangup);
-            assert.equal(
-              (await b.waitForEvent('CALL_CLOSED', 5000, hangup.event)).param,
-              'Connection reset by user',
-            );
+              const from = b.mark();
+              await b.dial(scene.uasUri);
+              const peer = await b.callEstablished(5000, from);
+              assert.ok(peer.startsWith(scene.uasUri), peer);
+              assert.ok(responsesTo(b, 'INVITE').includes(407), 'INVITE challenged first');
+              // the UAS is reachable at its Contact: no alias (and never one naming baresip itself)
+              const ok = baresipMessages(b).find((m) => m.what === '200' && m.cseqMethod === 'INVITE');
+              const contact = ok?.lines.find((l) => /^Contact:/i.test(l));
+              assert.match(contact ?? '', /^Contact: <sip:callee@127\.0\.0\.2:\d+;transport=(UDP|TCP)>$/i);
+              const hangup = b.mark();
+              await b.hangup();
+              await b.callClosed(5000, hangup);
+              assert.equal(
+                (await b.waitForEvent('CALL_CLOSED', 5000, hangup.event)).param,
+                'Connection reset by user',
+              );
 
-            const uas = await scene.uasResult();
-            assert.equal(uas.code, 0, uas.summary);
-            assert.equal(uas.successful, 1, uas.summary);
-            const methods = requestMethods(uas.messages);
-            assert.deepEqual(
-              methods.filter((m, i) => methods.indexOf(m) === i),
-              ['INVITE', 'ACK', 'BYE'],
-              uas.summary,
-            );
-            assert.ok(receivedMessages(uas.messages)[0]!.includes(`SIP/2.0/UDP 127.0.0.1:${scene.udpPort}`));
-          } finally {
-            await b.stop();
-          }
-        });
+              const uas = await scene.uasResult();
+              assert.equal(uas.code, 0, uas.summary);
+              assert.equal(uas.successful, 1, uas.summary);
+              const methods = requestMethods(uas.messages);
+              assert.deepEqual(
+                methods.filter((m, i) => methods.indexOf(m) === i),
+                ['INVITE', 'ACK', 'BYE'],
+                uas.summary,
+              );
+              // olelo relays over the account's transport (a TCP account dials `;transport=tcp`)
+              const via =
+                transport === 'udp'
+                  ? `SIP/2.0/UDP 127.0.0.1:${scene.udpPort}`
+                  : `SIP/2.0/TCP 127.0.0.1:${scene.tcpPort}`;
+              assert.ok(receivedMessages(uas.messages)[0]!.includes(via), uas.summary);
+            } finally {
+              await b.stop();
+            }
+          },
+          transport,
+        );
       },
     );
   }

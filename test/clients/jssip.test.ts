@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { JsSipUser as JsSip, type JsSipUser } from '../helpers/jssip.js';
 import { UdpPeer } from '../helpers/server.js';
 import { hasSipp, receivedMessages } from '../helpers/sipp.js';
-import { DOMAIN, type Scene, SIPP_AOR, startScene, USERS } from './scene.js';
+import { DOMAIN, type Scene, startScene, USERS } from './scene.js';
 import { jssipResponsesTo as responsesTo } from './traces.js';
 
 const SIPP = hasSipp();
@@ -84,7 +84,7 @@ describe('JsSIP over WebSocket through olelo', { concurrency: true }, () => {
       await withUser(scene, 'alice', USERS.alice!, async (alice) => {
         assert.ok((await alice.register()).ok);
         const text = `hello from JsSIP ${Date.now()}`;
-        assert.equal(await alice.sendMessage(SIPP_AOR, text), 200);
+        assert.equal(await alice.sendMessage(scene.uasUri, text), 200);
         assert.deepEqual(responsesTo(alice, 'MESSAGE'), [407, 200]);
         const uas = await scene.uasResult();
         assert.equal(uas.code, 0, uas.summary);
@@ -101,7 +101,7 @@ describe('JsSIP over WebSocket through olelo', { concurrency: true }, () => {
     await withScene('jssip-call', { scenario: 'client-uas-call.xml', calls: 1 }, async (scene) => {
       await withUser(scene, 'alice', USERS.alice!, async (alice) => {
         assert.ok((await alice.register()).ok);
-        const call = await alice.call(SIPP_AOR);
+        const call = await alice.call(scene.uasUri);
         assert.deepEqual(
           responsesTo(alice, 'INVITE').filter((s) => s !== 100),
           [407, 180, 200],

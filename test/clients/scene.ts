@@ -6,13 +6,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from '../../src/core/server.js';
+import { openStorage } from '../../src/db/index.js';
+import { DEFAULT_SCRIPT } from '../helpers/process.js';
 import { startServer } from '../helpers/server.js';
 import { killAllSipp, type SippProcess, type SippResult, startSippUas, tempDir } from '../helpers/sipp.js';
 
 export const DOMAIN = 'example.com';
-/** The AOR of the scene's SIPp UAS (a permanent binding). */
-export const SIPP_AOR = `sip:sipp@${DOMAIN}`;
-/** Static users (`modules.auth.users`); the realm is the domain. */
+/** The SIPp UAS listens here: another host (all of 127/8 is loopback), so a call to it leaves the domain. */
+export const UAS_ADDRESS = '127.0.0.2';
+/** The users (static users, or `subscriber` rows for scripts/default.ts); the realm is the domain. */
 export const USERS: Record<string, string> = {
   alice: 'alice-secret',
   bob: 'bob-secret',
@@ -36,22 +38,15 @@ export const USERS: Record<string, string> = {
  *   `;alias=<source>` added to the Contact of its requests (`setContactAlias`), and of its responses
  *   through a per-transaction reply route.
  *
- * `staticContacts` are permanent bindings written at start (Kamailio's `kamctl ul add`): a SIPp UAS as
- * `sipp@example.com`.
+ * - To another domain (the SIPp UAS at 127.0.0.2): only for authenticated local users (403 otherwise),
+ *   Record-Route, `m.tm.relay`.
  */
-export function clientScript(
-  options: { users?: readonly string[]; staticContacts?: Record<string, string> } = {},
-): string {
-  const users = options.users ?? Object.keys(USERS);
+export function clientScript(): string {
   return `
 import { defineRoutes, type Modules, type RequestContext } from 'olelo/script';
 import { isSipUri, type Uri } from 'olelo/sip';
 
 const DOMAIN = ${JSON.stringify(DOMAIN)};
-/** the subscribers (the auth module's static users): 480 when not registered, others 404 */
-const SUBSCRIBERS = new Set<string>(${JSON.stringify(users)});
-/** permanent bindings, AOR -> Contact */
-const STATIC_CONTACTS: Record<string, string> = ${JSON.stringify(options.staticContacts ?? {})};
 /**
  * Clients that cannot be reached at their Contact: a WebSocket client (64), a private Contact (1), a Via
  * host (2) or port (16) other than the source (Kamailio's nat_uac_test("83"))
@@ -73,13 +68,6 @@ function aliasCalleeContact(req: RequestContext, m: Modules): void {
 }
 
 export default defineRoutes({
-  events: {
-    async start(m) {
-      for (const [aor, contact] of Object.entries(STATIC_CONTACTS))
-        await m.usrloc.store.save(aor, { contact, expires: 0, callId: 'static@olelo', cseq: 1 });
-    },
-  },
-
   async request(req, m) {
     if (!m.maxfwd.process(req, 70)) return m.sl.reply(req, 483, 'Too Many Hops');
     if (!m.sanity.check(req)) return;
@@ -98,7 +86,7 @@ export default defineRoutes({
       if (alias === 'none' && isLocal(req.sipUri)) {
         // a GRUU (RFC 5627) of ours names one registered instance
         if (req.sipUri?.params.has('gr') !== true || (await m.registrar.lookup(req)) !== 'found') {
-          // an ACK to one of our own negative replies (the sl module's) ends here
+          // nobody to send it to (an ACK for one of olelo's own stateless replies never gets here)
           if (req.method !== 'ACK') m.sl.reply(req, 404, 'Not Found');
           return;
         }
@@ -138,10 +126,10 @@ export default defineRoutes({
       await m.tm.relay(req);
       return;
     }
-    const user = uri.user ?? '';
     const found = await m.registrar.lookup(req);
     if (found === 'not-found') {
-      if (SUBSCRIBERS.has(user)) return m.sl.reply(req, 480, 'Temporarily Unavailable');
+      // a subscriber with nothing registered is unavailable; anyone else does not exist
+      if (await m.auth.isSubscriber(uri.user ?? '', DOMAIN)) return m.sl.reply(req, 480, 'Temporarily Unavailable');
       return m.sl.reply(req, 404, 'Not Found');
     }
     if (found === 'method-not-allowed') return m.sl.reply(req, 405, 'Method Not Allowed');
@@ -166,6 +154,13 @@ export interface Scene {
   logs: string[];
   /** The SIPp UAS when one was asked for. */
   uas: SippProcess | undefined;
+  /**
+   * Where to call the SIPp UAS: `sip:sipp@127.0.0.2:<port>` (another domain, reached through olelo;
+   * `;transport=tcp` when it takes TCP).
+   */
+  uasUri: string;
+  /** The route script running. */
+  script: SceneScript;
   /** The auth module's statistics. */
   authStats(): Record<string, number>;
   /** Waits for the SIPp UAS to finish (it exits after its calls) and returns what it did. */
@@ -174,12 +169,35 @@ export interface Scene {
   stop(): Promise<void>;
 }
 
+/**
+ * The route script of a scene: `default`, scripts/default.ts (the default service) with its users in the
+ * scene's own SQLite database (`domain` and `subscriber` rows written through the storage API); or
+ * `clients`, the script above with static users. `OLELO_CLIENTS_SCRIPT` overrides the choice of every
+ * scene.
+ */
+export type SceneScript = 'clients' | 'default';
+
 /** Options of {@link startScene}. */
 export interface SceneOptions {
   /** Name for the temp folder and SIPp trace files. */
   name: string;
   /** SIPp UAS scenario (test/sipp/...) to relay requests to, and how many calls it takes before exiting. */
-  uas?: { scenario: string; calls: number; timeoutS?: number };
+  uas?: { scenario: string; calls: number; timeoutS?: number; transport?: 'udp' | 'tcp' };
+  /** Default: `default`. */
+  script?: SceneScript;
+}
+
+/** Writes the domain and the users into a new SQLite database (as `olelo domain add` / `user add` would). */
+async function provision(url: string): Promise<void> {
+  const db = await openStorage(url);
+  try {
+    await db.migrate();
+    await db.domains.add(DOMAIN);
+    for (const [username, password] of Object.entries(USERS))
+      await db.subscribers.add({ username, domain: DOMAIN, password });
+  } finally {
+    await db.close();
+  }
 }
 
 /** Starts olelo (and the SIPp UAS); the caller must `stop()` it. */
@@ -190,24 +208,31 @@ export async function startScene(options: SceneOptions): Promise<Scene> {
     if (options.uas !== undefined) {
       uas = await startSippUas({
         scenario: options.uas.scenario,
-        local: '127.0.0.1',
+        local: UAS_ADDRESS,
         calls: options.uas.calls,
         dir: dir.path,
         name: `${options.name}-uas`,
         timeoutS: options.uas.timeoutS ?? 20,
         randomMediaPort: true,
+        ...(options.uas.transport === 'tcp' ? { transport: 't1' as const } : {}),
       });
     }
-    const script = join(dir.path, 'route.ts');
-    writeFileSync(
-      script,
-      clientScript({
-        staticContacts: uas === undefined ? {} : { [`sipp@${DOMAIN}`]: `sip:sipp@127.0.0.1:${uas.port}` },
-      }),
-    );
-    const users = Object.entries(USERS).map(([u, p]) => `      ${u}@${DOMAIN}: ${JSON.stringify(p)}`);
+    const env = process.env.OLELO_CLIENTS_SCRIPT;
+    const which: SceneScript = env === 'default' || env === 'clients' ? env : (options.script ?? 'default');
     // baresip 1.0 and JsSIP 3 answer MD5 only, and only the first challenge
-    const yaml = `modules:\n  auth:\n    algorithms: [MD5]\n    users:\n${users.join('\n')}\n`;
+    let yaml = 'modules:\n  auth:\n    algorithms: [MD5]\n';
+    let script: string;
+    if (which === 'clients') {
+      script = join(dir.path, 'route.ts');
+      writeFileSync(script, clientScript());
+      const users = Object.entries(USERS).map(([u, p]) => `      ${u}@${DOMAIN}: ${JSON.stringify(p)}`);
+      yaml += `    users:\n${users.join('\n')}\n`;
+    } else {
+      script = DEFAULT_SCRIPT;
+      const url = `sqlite:${join(dir.path, 'olelo.db')}`;
+      await provision(url);
+      yaml += `database:\n  url: ${JSON.stringify(url)}\n`;
+    }
     const { server, logs, listener } = await startServer(yaml, {
       listen: ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0', 'ws:127.0.0.1:0'],
       script,
@@ -222,6 +247,11 @@ export async function startScene(options: SceneOptions): Promise<Scene> {
       wsUrl: `ws://127.0.0.1:${wsPort}`,
       logs,
       uas,
+      uasUri:
+        uas === undefined
+          ? ''
+          : `sip:sipp@${UAS_ADDRESS}:${uas.port}${options.uas?.transport === 'tcp' ? ';transport=tcp' : ''}`,
+      script: which,
       authStats: () => server.stats.snapshot('auth'),
       uasResult() {
         if (uas === undefined) return Promise.reject(new Error('no UAS in this scene'));
