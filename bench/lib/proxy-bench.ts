@@ -4,7 +4,7 @@
  *
  *   - olelo with a route script, run as `node bin/olelo.js --config <tmp yaml>`, log level warn:
  *     stateless mode: scripts/stateless.ts (maxfwd, sanity, loose_route, record_route, stateless forward);
- *     stateful mode: scripts/default.ts (the same steps, CANCEL/retransmission handling, t.relay());
+ *     stateful mode: bench/proxy/olelo.ts (the same steps, CANCEL/retransmission handling, t.relay());
  *   - Kamailio with bench/<mode dir>/kamailio.cfg (bench/stateless/ or bench/proxy/: the same steps as the
  *     olelo script, with sl/maxfwd/sanity/rr and forward() or tm's t_relay()),
  *     run as `kamailio -f … -x tlsf -m 1024 -DD -E -n 1` (one UDP worker, like single-threaded olelo)
@@ -55,10 +55,10 @@ import {
 
 /** What is compared; the entry scripts (bench/stateless/run.ts, bench/proxy/run.ts) put `--mode` first. */
 const MODES = {
-  stateless: { dir: 'stateless', script: 'stateless.ts', title: 'Stateless proxy', calls: undefined },
+  stateless: { dir: 'stateless', script: 'scripts/stateless.ts', title: 'Stateless proxy', calls: undefined },
   stateful: {
     dir: 'proxy',
-    script: 'default.ts',
+    script: 'bench/proxy/olelo.ts',
     title: 'Stateful proxy (record-route, t_relay)',
     calls: 20_000,
   },
@@ -88,7 +88,7 @@ const HELP = `usage: node dist/bench/${MODE.dir}/run.js [options]
                       issue 4 asks: the highest rate with zero failures over 20,000 calls; 3 s with --quick)
   --fixed-rate R      the rate whose CPU ms per call is compared (default 1000; reported if in --rates)
   --servers LIST      olelo, kamailio (-n 1), kamailio-default (-n ${KAMAILIO_DEFAULT_CHILDREN}); default all three
-  --olelo-script F    olelo's route script (default scripts/${MODE.script}, the one ${MODE.dir}/kamailio.cfg
+  --olelo-script F    olelo's route script (default ${MODE.script}, the one bench/${MODE.dir}/kamailio.cfg
                       matches; another script is for observation only)
   --profile DIR       only olelo, only the fixed rate, under node --cpu-prof (profile written to DIR);
                       prints the top self-time functions
@@ -121,7 +121,7 @@ if (opts.help) {
 }
 const QUICK = opts.quick;
 const PROFILE_DIR = opts.profile;
-const OLELO_SCRIPT = resolve(opts['olelo-script'] ?? join(ROOT, 'scripts', MODE.script));
+const OLELO_SCRIPT = resolve(opts['olelo-script'] ?? join(ROOT, MODE.script));
 const PERF = opts.perf && PROFILE_DIR !== undefined;
 const FIXED_RATE = Number(opts['fixed-rate'] ?? 1000);
 const DURATION_S = Number(opts.duration ?? (QUICK ? 3 : 10));

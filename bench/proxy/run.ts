@@ -1,5 +1,5 @@
 /**
- * Transaction-stateful proxy vs Kamailio (scripts/default.ts vs bench/proxy/kamailio.cfg: record-route,
+ * Transaction-stateful proxy vs Kamailio (bench/proxy/olelo.ts vs bench/proxy/kamailio.cfg: record-route,
  * t_relay): the highest call rate with zero failed calls over 20,000 calls per rate, and server CPU per
  * call, side by side in one run. The runner is bench/lib/proxy-bench.ts; options:
  * `node dist/bench/proxy/run.js --help`.
