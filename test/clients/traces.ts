@@ -43,6 +43,11 @@ export interface BaresipTraced {
   what: string;
   /** The CSeq method. */
   cseqMethod: string | undefined;
+  /**
+   * It has all been read: the next message's `#` line came, or its Content-Length header did (and its
+   * body, when it has one). baresip prints `#`, then `<PROTO> <src> -> <dst>`, then the message.
+   */
+  complete: boolean;
 }
 
 /** The SIP messages of baresip's trace (`sipTrace: true`), sent and received, in order. */
@@ -53,10 +58,16 @@ export function baresipMessages(b: Baresip): BaresipTraced[] {
     const head = /^(UDP|TCP|TLS|WS|WSS) (\S+) -> (\S+)$/.exec(lines[i]!);
     if (head === null) continue;
     const body: string[] = [];
-    for (let j = i + 1; j < lines.length && lines[j] !== '#'; j++) {
-      if (/^(UDP|TCP|TLS|WS|WSS) \S+ -> \S+$/.test(lines[j]!)) break;
+    let complete = false;
+    for (let j = i + 1; j < lines.length; j++) {
+      if (lines[j] === '#' || /^(UDP|TCP|TLS|WS|WSS) \S+ -> \S+$/.test(lines[j]!)) {
+        complete = true;
+        break;
+      }
       body.push(lines[j]!);
     }
+    const length = body.findIndex((l) => /^(Content-Length|l):/i.test(l));
+    if (length !== -1 && (/:\s*0\s*$/.test(body[length]!) || body.length > length + 1)) complete = true;
     const start = body[0] ?? '';
     const status = /^SIP\/2\.0 (\d{3}) /.exec(start);
     out.push({
@@ -66,6 +77,7 @@ export function baresipMessages(b: Baresip): BaresipTraced[] {
       lines: body,
       what: status === null ? start.slice(0, start.indexOf(' ')) : status[1]!,
       cseqMethod: body.map((l) => /^CSeq: *\d+ (\S+)/i.exec(l)?.[1]).find((m) => m !== undefined),
+      complete,
     });
   }
   return out;
@@ -96,4 +108,31 @@ export async function waitFor(test: () => boolean, timeoutMs: number, what: stri
     if (Date.now() >= deadline) throw new Error(`timeout (${timeoutMs} ms) waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * The first complete message of baresip's trace that passes `test`, waiting for it: its output comes
+ * through a pipe, and may come after the ctrl_tcp event that told of the call (or after a JsSIP event).
+ */
+export async function baresipMessage(
+  b: Baresip,
+  test: (m: BaresipTraced) => boolean,
+  what: string,
+  timeoutMs = 3000,
+): Promise<BaresipTraced> {
+  let found: BaresipTraced | undefined;
+  await waitFor(
+    () => {
+      found = baresipMessages(b).find((m) => m.complete && test(m));
+      return found !== undefined;
+    },
+    timeoutMs,
+    `${what} in baresip's trace`,
+  );
+  return found!;
+}
+
+/** The first line of a traced message starting with `name:`, or ''. */
+export function baresipHeader(m: BaresipTraced, name: string): string {
+  return m.lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)) ?? '';
 }

@@ -12,6 +12,8 @@ import { Baresip, baresipMissing } from '../helpers/baresip.js';
 import { JsSipUser } from '../helpers/jssip.js';
 import { DOMAIN, type Scene, startScene, USERS } from './scene.js';
 import {
+  baresipHeader,
+  baresipMessage,
   baresipMessages,
   baresipResponsesTo,
   headerOf,
@@ -69,7 +71,7 @@ describe('a UDP user (baresip) and a WebSocket user (JsSIP) call each other', {
     assert.equal(incoming.remoteUri, ALICE);
     await incoming.answer(); // the ACK came over bob's WebSocket
     assert.match(await alice.callEstablished(5000, from), /^sip:bob@example\.com/);
-    assert.ok(baresipResponsesTo(alice, 'INVITE').includes(407), 'INVITE challenged first');
+    await baresipMessage(alice, (m) => m.what === '407' && m.cseqMethod === 'INVITE', 'INVITE challenged');
 
     // INVITE: UDP in, WS out: two Record-Route values, one per listener
     const invite = jssipRequests(bob, 'INVITE', '<').at(-1)!;
@@ -80,9 +82,9 @@ describe('a UDP user (baresip) and a WebSocket user (JsSIP) call each other', {
     // baresip is reachable at its Contact: no alias on it; bob's Contact in the 200 is his GRUU
     // (scripts/default.ts resolves it with the registrar) or carries an alias (the scene's own script)
     assert.doesNotMatch(headerOf(invite, 'Contact') ?? '', /alias=/);
-    const ok = baresipMessages(alice).find((m) => m.what === '200' && m.cseqMethod === 'INVITE');
+    const ok = await baresipMessage(alice, (m) => m.what === '200' && m.cseqMethod === 'INVITE', 'the 200');
     assert.match(
-      ok?.lines.find((l) => /^Contact:/i.test(l)) ?? '',
+      baresipHeader(ok, 'Contact'),
       scene.script === 'clients'
         ? /;alias=127\.0\.0\.1~\d+~5/
         : /^Contact: <sip:bob@example\.com;gr=urn:uuid:/,
@@ -103,7 +105,7 @@ describe('a UDP user (baresip) and a WebSocket user (JsSIP) call each other', {
     // baresip reports the hangup when it sends the BYE: the answer comes after
     const byeAnswers = () =>
       baresipMessages(alice)
-        .filter((m) => m.cseqMethod === 'BYE' && /^\d/.test(m.what))
+        .filter((m) => m.complete && m.cseqMethod === 'BYE' && /^\d/.test(m.what))
         .map((m) => m.what);
     await waitFor(() => byeAnswers().length > 0, 5000, "the answer to baresip's BYE");
     assert.deepEqual(byeAnswers(), ['200']);
@@ -114,14 +116,16 @@ describe('a UDP user (baresip) and a WebSocket user (JsSIP) call each other', {
     const call = await bob.call(ALICE);
     assert.match(await alice.callEstablished(5000, from), /^sip:bob@example\.com/);
     // lookup: the Request-URI is baresip's registered Contact (alice-0x...@127.0.0.1:<its port>)
-    const invite = baresipMessages(alice).find(
+    const invite = await baresipMessage(
+      alice,
       (m) => m.what === 'INVITE' && m.from.endsWith(`:${scene.udpPort}`),
+      'the INVITE',
     );
     assert.match(
-      invite?.lines[0] ?? '',
+      invite.lines[0]!,
       new RegExp(`^INVITE sip:alice-0x[0-9a-f]+@127\\.0\\.0\\.1:${alice.sipPort} `),
     );
-    assert.match(invite?.lines.find((l) => /^Contact:/i.test(l)) ?? '', /;alias=127\.0\.0\.1~\d+~5/);
+    assert.match(baresipHeader(invite, 'Contact'), /;alias=127\.0\.0\.1~\d+~5/);
     assert.equal(jssipResponses(bob, 200, 'INVITE', '<').length, 1, 'baresip answered');
 
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -131,6 +135,7 @@ describe('a UDP user (baresip) and a WebSocket user (JsSIP) call each other', {
     assert.match(await alice.callClosed(5000, hangup), /terminated|Connection reset by peer/);
     await bob.waitForTrace((t) => t.startsWith('< SIP/2.0 200 ') && /^CSeq: *\d+ BYE/im.test(t));
     const olelo = `127.0.0.1:${scene.udpPort}`;
+    await baresipMessage(alice, (m) => m.what === 'BYE' && m.from === olelo, 'the BYE');
     assert.equal(baresipMessages(alice).filter((m) => m.what === 'BYE' && m.from === olelo).length, 1);
   });
 });
