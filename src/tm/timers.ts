@@ -56,8 +56,18 @@ export class DurationQueue {
   tail: Timer | undefined = undefined;
   size = 0;
   handle: NodeJS.Timeout | undefined = undefined;
+  /**
+   * How late a timer of this list may fire, ms: the list's Node timer is re-armed at most this often, so
+   * thousands of transactions ending per second cost a few dozen wake-ups, not one each. A 32 s Timer J
+   * firing 20 ms late changes nothing; short retransmission timers stay precise.
+   */
+  readonly slack: number;
+  /** The list's Node timer callback (one per list, not one per arming). */
+  onDue: () => void = () => {};
 
-  constructor(readonly delay: number) {}
+  constructor(readonly delay: number) {
+    this.slack = delay >= 1000 ? 20 : delay >= 100 ? 5 : 0;
+  }
 
   push(t: Timer): void {
     t.prev = this.tail;
@@ -111,6 +121,8 @@ export class TimerService {
     let q = this.queues.get(delay);
     if (q === undefined) {
       q = new DurationQueue(delay);
+      const list = q;
+      q.onDue = () => this.fire(list);
       this.queues.set(delay, q);
     }
     const t = new Timer(owner, kind, this.now() + delay, q);
@@ -126,7 +138,7 @@ export class TimerService {
       this.queues.delete(q.delay);
       return;
     }
-    q.handle = setTimeout(() => this.fire(q), Math.max(0, head.due - this.now()));
+    q.handle = setTimeout(q.onDue, Math.max(q.slack, head.due - this.now()));
     q.handle.unref();
   }
 
