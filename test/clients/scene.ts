@@ -1,7 +1,8 @@
 /**
  * The stage of the real-client tests: an olelo in this process listening on UDP, TCP and WebSocket
- * (127.0.0.1, OS-assigned ports) with static digest users and the route script below written to a temp
- * file, and optionally a SIPp UAS behind it. See README.md in this folder.
+ * (127.0.0.1, OS-assigned ports) running scripts/default.ts on its own SQLite database with the users
+ * provisioned (or the route script below, with static users), and optionally a SIPp UAS on 127.0.0.2 as
+ * another domain's phone. See README.md in this folder.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
