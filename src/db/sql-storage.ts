@@ -15,8 +15,10 @@ import type {
   Dialect,
   DomainRecord,
   DomainStore,
+  LocationCounts,
   LocationRow,
   LocationTable,
+  LocationWrites,
   MigrationReport,
   NewAlias,
   NewSubscriber,
@@ -416,11 +418,15 @@ class SqlLocation implements LocationTable {
     });
   }
 
-  async delete(ruids: readonly string[]): Promise<void> {
+  delete(ruids: readonly string[]): Promise<void> {
+    return this.deleteRuids(this.db, ruids);
+  }
+
+  private async deleteRuids(session: SqlSession, ruids: readonly string[]): Promise<void> {
     const q = this.q;
     for (let i = 0; i < ruids.length; i += BATCH) {
       const batch = ruids.slice(i, i + BATCH);
-      await this.db.run(
+      await session.run(
         `DELETE FROM ${q('location')} WHERE ${q('ruid')} IN (${batch.map(() => '?').join(', ')})`,
         batch,
       );
@@ -433,13 +439,74 @@ class SqlLocation implements LocationTable {
   }
 
   async deleteExpired(now: number): Promise<number> {
-    const q = this.q;
     // expires 0 (permanent) is stored as the epoch, rendered as every other time
-    const result = await this.db.run(
-      `DELETE FROM ${q('location')} WHERE ${q('expires')} > ? AND ${q('expires')} <= ?`,
+    const result = await this.db.run(`DELETE FROM ${this.q('location')} WHERE ${this.expired}`, [
+      this.time.toSql(0),
+      this.time.toSql(now),
+    ]);
+    return result.changes;
+  }
+
+  updateAor<T>(
+    username: string,
+    domain: string,
+    fn: (rows: LocationRow[], writes: LocationWrites) => Promise<T>,
+  ): Promise<T> {
+    const { where, params } = this.aor(username, domain);
+    return this.db.transaction(
+      async (session) => {
+        const rows = await session.all(`${this.select} ${where} ORDER BY ${this.q('id')}`, params);
+        return fn(
+          rows.map((row) => locationRow(row, this.time)),
+          {
+            upsert: async (changed) => {
+              for (const row of changed) await session.run(this.upsertSql, locationValues(row, this.time));
+            },
+            delete: (ruids) => this.deleteRuids(session, ruids),
+          },
+        );
+      },
+      // one lock name per AOR: servers writing other AORs do not wait
+      `location:${username}@${domain}`,
+    );
+  }
+
+  takeExpired(now: number, limit: number): Promise<LocationRow[]> {
+    const q = this.q;
+    const bounds = [this.time.toSql(0), this.time.toSql(now)];
+    const count = Math.max(1, Math.floor(limit));
+    return this.db.transaction(async (session) => {
+      const rows = await session.all(
+        `${this.select} WHERE ${this.expired} ORDER BY ${q('expires')}, ${q('ruid')} LIMIT ${count}`,
+        bounds,
+      );
+      const taken: LocationRow[] = [];
+      // one row at a time, in a fixed order: a row another server deleted (or refreshed) after the read
+      // is not deleted here, and two servers sweeping together lock rows in the same order
+      for (const row of rows) {
+        const deleted = await session.run(
+          `DELETE FROM ${q('location')} WHERE ${q('ruid')} = ? AND ${this.expired}`,
+          [text(row.ruid), ...bounds],
+        );
+        if (deleted.changes > 0) taken.push(locationRow(row, this.time));
+      }
+      return taken;
+    });
+  }
+
+  async counts(now: number): Promise<LocationCounts> {
+    const q = this.q;
+    const rows = await this.db.all(
+      `SELECT COUNT(*) AS ${q('users')}, SUM(${q('n')}) AS ${q('contacts')} FROM (SELECT COUNT(*) AS ${q('n')} FROM ${q('location')} WHERE NOT (${this.expired}) GROUP BY ${q('username')}, ${q('domain')}) ${q('aors')}`,
       [this.time.toSql(0), this.time.toSql(now)],
     );
-    return result.changes;
+    return { users: integer(rows[0]?.users), contacts: integer(rows[0]?.contacts) };
+  }
+
+  /** Rows with `0 < expires <= ?2` (placeholders: the epoch, then now). */
+  private get expired(): string {
+    const expires = this.q('expires');
+    return `${expires} > ? AND ${expires} <= ?`;
   }
 }
 

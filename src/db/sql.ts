@@ -27,8 +27,13 @@ export interface SqlSession {
 /** A driver: a pool (or one connection for SQLite) behind {@link SqlSession}. */
 export interface SqlDriver extends SqlSession {
   readonly dialect: Dialect;
-  /** Runs `fn` in a transaction on one connection. */
-  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a transaction on one connection. With `lock`, the transaction holds the named lock
+   * `lock` (one connection of any process at a time per name: a PostgreSQL advisory lock, MySQL's
+   * GET_LOCK; in SQLite the database's write lock, which BEGIN IMMEDIATE takes anyway) from before its
+   * first statement until it ends, so what `fn` reads under the lock still holds when it commits.
+   */
+  transaction<T>(fn: (session: SqlSession) => Promise<T>, lock?: string): Promise<T>;
   /**
    * Runs `fn` on one connection holding olelo's migration lock, which only one connection of any process
    * holds at a time. In a transaction where the engine has transactional DDL (SQLite, PostgreSQL).

@@ -129,6 +129,21 @@ export interface LocationRow {
   readonly partition?: number;
 }
 
+/** The writes {@link LocationTable.updateAor} hands its function, inside its transaction. */
+export interface LocationWrites {
+  /** Inserts or replaces rows by ruid. */
+  upsert(rows: readonly LocationRow[]): Promise<void>;
+  /** Deletes rows by ruid; unknown ruids are ignored. */
+  delete(ruids: readonly string[]): Promise<void>;
+}
+
+/** AORs and rows of `location` that have not expired. */
+export interface LocationCounts {
+  /** Distinct (username, domain) with a live row. */
+  readonly users: number;
+  readonly contacts: number;
+}
+
 /** The `location` table, for user location persistence (write-back and database-only modes). */
 export interface LocationTable {
   /** Every row (at start-up), the rows of one AOR one after another. */
@@ -143,6 +158,24 @@ export interface LocationTable {
   deleteAor(username: string, domain: string): Promise<number>;
   /** Deletes rows with `0 < expires <= now` (permanent ones stay); resolves with how many. */
   deleteExpired(now: number): Promise<number>;
+  /**
+   * Reads the rows of one AOR (as {@link lookup}) and runs `fn` with them and the writes it may make, in
+   * one transaction holding a lock on the AOR until it commits: servers sharing the table change an AOR
+   * one at a time, so what `fn` checked (a contact there or not, how many) still holds when it writes.
+   * `fn` must use only `writes` (not other calls of this storage), and should be quick.
+   */
+  updateAor<T>(
+    username: string,
+    domain: string,
+    fn: (rows: LocationRow[], writes: LocationWrites) => Promise<T>,
+  ): Promise<T>;
+  /**
+   * Deletes up to `limit` rows with `0 < expires <= now`, oldest expiry first, and resolves with the rows
+   * this call deleted: when several servers take expired rows at once, each row goes to one of them.
+   */
+  takeExpired(now: number, limit: number): Promise<LocationRow[]>;
+  /** AORs and rows not expired at `now` (permanent rows count). */
+  counts(now: number): Promise<LocationCounts>;
 }
 
 /** One applied olelo migration. */

@@ -556,6 +556,93 @@ export function storageSuite(name: string, backend: Backend): void {
       });
     });
 
+    describe('location shared by several servers', () => {
+      let url: string;
+      let first: Storage;
+      let second: Storage;
+      before(async () => {
+        url = await backend.freshUrl();
+        first = await open(url);
+        await first.migrate();
+        second = await open(url);
+      });
+
+      it('updateAor reads an AOR and writes it in turns: concurrent read-modify-writes lose nothing', async () => {
+        await first.location.upsert([contact({ ruid: 'turns', username: 'turns', cseq: 0 })]);
+        const bump = (db: Storage) =>
+          db.location.updateAor('turns', 'example.com', async (rows, writes) => {
+            const [row] = rows;
+            assert.ok(row);
+            await new Promise((resolve) => setTimeout(resolve, 2)); // let the other one try meanwhile
+            await writes.upsert([{ ...row, cseq: row.cseq + 1 }]);
+            return row.cseq;
+          });
+        const seen = await Promise.all(Array.from({ length: 20 }, (_, i) => bump(i % 2 ? first : second)));
+        assert.deepEqual(
+          [...seen].sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, i) => i),
+        );
+        assert.equal((await second.location.lookup('turns', 'example.com'))[0]?.cseq, 20);
+      });
+
+      it('updateAor inserts into an empty AOR in turns, and rolls back when its function throws', async () => {
+        const add = (db: Storage, n: number) =>
+          db.location.updateAor('few', '', async (rows, writes) => {
+            if (rows.length >= 3) return false; // a limit of 3 contacts, checked and kept
+            await new Promise((resolve) => setTimeout(resolve, 2));
+            await writes.upsert([contact({ ruid: `few-${n}`, username: 'few', domain: '' })]);
+            return true;
+          });
+        const added = await Promise.all(Array.from({ length: 8 }, (_, i) => add(i % 2 ? first : second, i)));
+        assert.equal(added.filter(Boolean).length, 3);
+        assert.equal((await first.location.lookup('few', '')).length, 3);
+        await assert.rejects(
+          first.location.updateAor('few', '', async (rows, writes) => {
+            await writes.delete(rows.map((r) => r.ruid));
+            throw new Error('changed my mind');
+          }),
+          /changed my mind/,
+        );
+        assert.equal((await second.location.lookup('few', '')).length, 3, 'the delete was rolled back');
+      });
+
+      it('takeExpired deletes expired rows and hands each to exactly one caller; counts sees live ones', async () => {
+        const t = now();
+        await first.location.deleteAor('turns', 'example.com');
+        await first.location.deleteAor('few', '');
+        const expired = Array.from({ length: 30 }, (_, i) =>
+          contact({ ruid: `old-${i}`, username: `old${i % 7}`, expires: t - 100 + i }),
+        );
+        await first.location.upsert([
+          ...expired,
+          contact({ ruid: 'live-1', username: 'live', expires: t + 600 }),
+          contact({ ruid: 'live-2', username: 'live', contact: 'sip:live@192.0.2.2', expires: 0 }),
+          contact({ ruid: 'live-3', username: 'other', domain: '', expires: t + 600 }),
+        ]);
+        assert.deepEqual(await first.location.counts(t), { users: 2, contacts: 3 });
+        assert.deepEqual(await first.location.counts(t - 200), { users: 9, contacts: 33 });
+        const takers = await Promise.all([
+          first.location.takeExpired(t, 4),
+          second.location.takeExpired(t, 50),
+          first.location.takeExpired(t, 50),
+        ]);
+        const taken = takers.flat().map((r) => r.ruid);
+        assert.equal(taken.length, 30, 'every expired row taken once');
+        assert.deepEqual(new Set(taken), new Set(expired.map((r) => r.ruid)));
+        assert.equal(takers[0]!.length <= 4, true, 'at most limit rows per call');
+        assert.deepEqual(
+          takers.flat().find((r) => r.ruid === 'old-3'),
+          expired[3],
+          'the rows come back whole',
+        );
+        assert.deepEqual(await second.location.takeExpired(t, 50), []);
+        assert.deepEqual(
+          (await first.location.loadAll()).map((r) => r.ruid),
+          ['live-1', 'live-2', 'live-3'],
+        );
+      });
+    });
+
     describe('errors', () => {
       it('a URL of no known kind names the kinds olelo takes', async () => {
         const error = await rejectsWith(openStorage('oracle://scott:tiger@db/orcl'), 'bad-url');

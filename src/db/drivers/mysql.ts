@@ -2,6 +2,7 @@
  * MySQL and MariaDB through `mysql2`: a pool; DATETIME comes back as text; migrations hold a named lock
  * (GET_LOCK), as DDL is not transactional there.
  */
+import { createHash } from 'node:crypto';
 import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
 import { errorText, StorageError } from '../errors.js';
 import type { DriverOptions, Row, RunResult, SqlDriver, SqlSession, SqlValue } from '../sql.js';
@@ -9,6 +10,13 @@ import type { DriverOptions, Row, RunResult, SqlDriver, SqlSession, SqlValue } f
 const LOCK = 'olelo migrations';
 /** Longest wait for another process's migrations, seconds. */
 const LOCK_WAIT = 120;
+/** Longest wait for a named lock of {@link SqlDriver.transaction}, seconds. */
+const NAMED_LOCK_WAIT = 10;
+
+/** A GET_LOCK name for any text: names are at most 64 characters. */
+function lockName(lock: string): string {
+  return `olelo:${createHash('sha1').update(lock).digest('hex')}`;
+}
 
 function rethrow(error: unknown): never {
   if (error instanceof StorageError) throw error;
@@ -92,17 +100,30 @@ class MysqlDriver implements SqlDriver {
     }
   }
 
-  async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (session: SqlSession) => Promise<T>, lock?: string): Promise<T> {
     const connection = await this.connection();
+    const name = lock === undefined ? undefined : lockName(lock);
+    let locked = false;
     try {
+      if (name !== undefined) {
+        // taken before the transaction starts, so its snapshot sees what the previous holder committed
+        const [rows] = await connection.query('SELECT GET_LOCK(?, ?) AS locked', [name, NAMED_LOCK_WAIT]);
+        if (Number((rows as Row[])[0]?.locked) !== 1)
+          throw new StorageError(
+            'query',
+            `another connection held the lock '${lock}' for over ${NAMED_LOCK_WAIT} s`,
+          );
+        locked = true;
+      }
       await connection.query('START TRANSACTION');
       const result = await fn(session(connection));
       await connection.query('COMMIT');
       return result;
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => {});
-      rethrow(error);
+      return rethrow(error);
     } finally {
+      if (locked) await connection.query('SELECT RELEASE_LOCK(?)', [name]).catch(() => {});
       connection.release();
     }
   }

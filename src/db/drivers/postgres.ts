@@ -93,7 +93,8 @@ class PostgresDriver implements SqlDriver {
     return this.pooled.run(sql, params);
   }
 
-  private async held<T>(lock: boolean, fn: (session: SqlSession) => Promise<T>): Promise<T> {
+  /** A transaction holding no lock, olelo's migration lock (`true`) or the named lock `lock`. */
+  private async held<T>(lock: boolean | string, fn: (session: SqlSession) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -103,7 +104,10 @@ class PostgresDriver implements SqlDriver {
     try {
       await client.query('BEGIN');
       // released by COMMIT or ROLLBACK
-      if (lock) await client.query("SELECT pg_advisory_xact_lock(hashtext('olelo migrations'))");
+      if (lock === true) await client.query("SELECT pg_advisory_xact_lock(hashtext('olelo migrations'))");
+      // named locks use the two-key space, apart from the migration lock's single key
+      else if (lock !== false)
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('olelo'), hashtext($1))", [lock]);
       const result = await fn(session(client));
       await client.query('COMMIT');
       return result;
@@ -115,8 +119,8 @@ class PostgresDriver implements SqlDriver {
     }
   }
 
-  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    return this.held(false, fn);
+  transaction<T>(fn: (session: SqlSession) => Promise<T>, lock?: string): Promise<T> {
+    return this.held(lock ?? false, fn);
   }
 
   exclusive<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {

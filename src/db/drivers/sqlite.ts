@@ -147,7 +147,8 @@ class SqliteDriver implements SqlDriver {
     return this.turn(() => this.runNow(sql, params));
   }
 
-  transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+  /** `lock` needs nothing more: BEGIN IMMEDIATE holds the database's write lock for the whole transaction. */
+  transaction<T>(fn: (session: SqlSession) => Promise<T>, _lock?: string): Promise<T> {
     return this.turn(async () => {
       // IMMEDIATE takes the write lock at once (waiting up to the busy timeout), so the commit cannot fail
       // on a lock another process took in between
