@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { parseUri, type Uri, uriEquals } from '../../sip/uri.js';
+import { aorKeyOf, checkContactInput, isExpired, matchBinding, qRank as rank } from './binding.js';
 import { ownString, StringInterner } from './strings.js';
 import type {
   Binding,
@@ -95,20 +95,8 @@ const NO_BINDINGS: readonly Binding[] = Object.freeze([]);
 /** Values shared across bindings are interned up to this many distinct strings. */
 const INTERN_LIMIT = 50_000;
 
-/** Ordering weight of a q-value: no q counts as 1.0 (olelo's choice; RFC 3261 leaves it open). */
-function rank(q: number): number {
-  return q < 0 ? 1000 : q;
-}
-
-function isExpired(b: StoredBinding, now: number): boolean {
-  return b.expires !== 0 && b.expires <= now;
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-}
+/** The step of an AOR's list, for {@link matchBinding}. */
+const nextStored = (b: StoredBinding): StoredBinding | undefined => b.next;
 
 /** The in-memory store (memory mode), and with a persistence the write-back mode. */
 export class MemoryLocationStore implements LocationStore {
@@ -165,15 +153,7 @@ export class MemoryLocationStore implements LocationStore {
   }
 
   aorKey(aor: string): string {
-    const at = aor.lastIndexOf('@');
-    if (!this.useDomain) return at < 0 ? aor : aor.slice(0, at);
-    if (at < 0) return aor;
-    // domains compare case-insensitively (RFC 3261 §19.1.4); rebuild only when one needs lowering
-    for (let i = at + 1; i < aor.length; i++) {
-      const c = aor.charCodeAt(i);
-      if (c >= 0x41 && c <= 0x5a) return aor.slice(0, at + 1) + aor.slice(at + 1).toLowerCase();
-    }
-    return aor;
+    return aorKeyOf(aor, this.useDomain);
   }
 
   lookup(aor: string): readonly Binding[] {
@@ -195,9 +175,7 @@ export class MemoryLocationStore implements LocationStore {
   }
 
   save(aor: string, input: ContactInput): SaveResult {
-    checkInteger('expires', input.expires, 0, Number.MAX_SAFE_INTEGER);
-    checkInteger('cseq', input.cseq, 0, 2 ** 32 - 1);
-    if (input.q !== undefined) checkInteger('q', input.q, -1, 1000);
+    checkContactInput(input);
     const key = this.aorKey(aor);
     const now = this.now();
     const head = this.purge(key, this.aors.get(key), now);
@@ -392,37 +370,7 @@ export class MemoryLocationStore implements LocationStore {
 
   /** The binding of the list matching `key`: an RFC 5626 flow, else the URI (RFC 3261 §10.3 step 7). */
   private match(head: StoredBinding, key: ContactKey): StoredBinding | undefined {
-    const instance = key.instance ?? '';
-    const regId = key.regId ?? 0;
-    if (instance !== '') {
-      // RFC 5626 §6: a flow is (AOR, instance-id, reg-id); a new one with the same pair replaces it
-      if (regId > 0) {
-        for (let b: StoredBinding | undefined = head; b !== undefined; b = b.next) {
-          if (b.regId === regId && b.instance === instance) return b;
-        }
-        return undefined;
-      }
-      if (this.matchInstance) {
-        for (let b: StoredBinding | undefined = head; b !== undefined; b = b.next) {
-          if (b.instance === instance && b.regId === 0) return b;
-        }
-      }
-    }
-    const contact = key.contact;
-    for (let b: StoredBinding | undefined = head; b !== undefined; b = b.next) {
-      if (b.contact === contact) return b;
-    }
-    // RFC 3261 §19.1.4 comparison: parameters in any order, case-insensitive host and scheme, ...
-    let uri: Uri;
-    try {
-      uri = parseUri(contact);
-    } catch {
-      return undefined;
-    }
-    for (let b: StoredBinding | undefined = head; b !== undefined; b = b.next) {
-      if (uriEquals(b.contact, uri)) return b;
-    }
-    return undefined;
+    return matchBinding(head, nextStored, key, this.matchInstance);
   }
 
   private assign(b: StoredBinding, input: ContactInput, now: number): void {
