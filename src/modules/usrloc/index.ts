@@ -1,10 +1,13 @@
 /**
  * usrloc: the user location service (Kamailio's `usrloc`): the bindings of every AOR with their expiry,
- * in memory, optionally written back to a persistence so they survive a restart. The registrar and
- * lookup work through {@link LocationStore}; route scripts get lookups and the expiry event.
+ * in memory, optionally written back to a persistence so they survive a restart, or only in the
+ * database's `location` table shared by several servers (db-only). The registrar and lookup work through
+ * {@link LocationStore}; route scripts get lookups and the expiry event.
  */
 import { defineModule } from '../../core/module.js';
 import { s } from '../../core/schema.js';
+import type { LocationTable } from '../../db/types.js';
+import { DatabaseLocationStore } from './db-store.js';
 import { MemoryLocationStore } from './memory-store.js';
 import { FileLocationPersistence } from './persistence.js';
 import { type UsrlocRpc, usrlocRpc } from './rpc.js';
@@ -30,7 +33,7 @@ export const usrlocModule = defineModule({
   params: s.object({
     mode: s.enum(['memory', 'write-back', 'db-only'], {
       default: 'memory',
-      doc: "Where bindings live: 'memory' (lost on restart); 'write-back' (memory, written to the database's `location` table — or to `file` when set — every timerInterval and at shutdown, loaded at start); 'db-only' (a location table shared by several servers; not in this version).",
+      doc: "Where bindings live: 'memory' (lost on restart); 'write-back' (memory, written to the database's `location` table — or to `file` when set — every timerInterval and at shutdown, loaded at start); 'db-only' (only in the database's `location` table, shared by several servers: a database round trip per lookup and per save).",
     }),
     timerInterval: s.duration({
       default: '60s',
@@ -55,16 +58,17 @@ export const usrlocModule = defineModule({
     serverId: s.integer({
       default: 0,
       min: 0,
-      doc: 'Written with every binding, to tell servers sharing one location table apart.',
+      doc: 'Written with every binding, to tell servers sharing one location table apart (give each its own).',
     }),
+    expiryServerId: s
+      .integer({
+        min: 0,
+        doc: 'db-only mode: the serverId of the one server whose timer deletes expired rows (and tells its onExpired listeners). Unset: every server’s timer does; each row is still deleted, and told, once.',
+      })
+      .optional(),
   }),
   create(core, params) {
     const mode = params.mode as 'memory' | 'write-back' | 'db-only';
-    if (mode === 'db-only') {
-      throw new Error(
-        "usrloc mode 'db-only' needs the database layer's shared mode, which is not implemented yet: use 'write-back'",
-      );
-    }
     let persistence: LocationPersistence | undefined;
     if (mode === 'write-back') {
       const file = params.file as string | undefined;
@@ -78,13 +82,20 @@ export const usrlocModule = defineModule({
         }
       }
     }
+    let table: LocationTable | undefined;
+    if (mode === 'db-only') {
+      try {
+        table = core.db.location;
+      } catch {
+        throw new Error("usrloc mode 'db-only' needs the database layer: the server's database is not open");
+      }
+    }
     const log = core.log.child({ module: 'usrloc' });
-    const store = new MemoryLocationStore({
+    const common = {
       useDomain: params.useDomain as boolean,
       maxContacts: params.maxContacts as number,
       timerInterval: params.timerInterval as number,
       serverId: params.serverId as number,
-      ...(persistence === undefined ? {} : { persistence }),
       stats: {
         users: core.stats.gauge('usrloc', 'registered_users', 'AORs with at least one contact'),
         contacts: core.stats.gauge('usrloc', 'location_contacts', 'contacts held'),
@@ -95,12 +106,23 @@ export const usrlocModule = defineModule({
           'failed loads and writes of the persistence',
         ),
       },
-      onError: (what, error) => log.error(what, { error: error as Error }),
-    });
+      onError: (what: string, error: unknown) => log.error(what, { error: error as Error }),
+    };
+    const expiryServerId = params.expiryServerId as number | undefined;
+    const store: LocationStore =
+      table === undefined
+        ? new MemoryLocationStore({ ...common, ...(persistence === undefined ? {} : { persistence }) })
+        : new DatabaseLocationStore(table, {
+            ...common,
+            ...(expiryServerId === undefined ? {} : { expiryServerId }),
+          });
     const api: UsrlocApi = {
       store,
       lookup: (aor) => store.lookup(aor),
-      isRegistered: (aor) => store.lookup(aor).length > 0,
+      isRegistered: (aor) => {
+        const found = store.lookup(aor);
+        return found instanceof Promise ? found.then((b) => b.length > 0) : found.length > 0;
+      },
       onExpired: (listener) => store.onExpired(listener),
       rpc: usrlocRpc(store),
     };
@@ -112,6 +134,8 @@ export const usrlocModule = defineModule({
   },
 });
 
+export { aorKeyOf, isExpired, matchBinding, qRank } from './binding.js';
+export { DatabaseLocationStore, type DatabaseStoreOptions } from './db-store.js';
 export { MemoryLocationStore, type MemoryStoreOptions, type StoreCounter } from './memory-store.js';
 export { FileLocationPersistence, MapLocationPersistence } from './persistence.js';
 export { type RpcAor, type RpcContact, type RpcDump, RpcError, type UsrlocRpc, usrlocRpc } from './rpc.js';
