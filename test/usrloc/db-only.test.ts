@@ -427,6 +427,7 @@ modules:
   usrloc:
     mode: db-only
     useDomain: true
+    maxContacts: 1
     serverId: ${serverId}
 `;
       const serverA = await registrarServer(yaml(1));
@@ -437,7 +438,7 @@ modules:
         const contact = `<sip:nora@127.0.0.1:${ua.port}>`;
         const ok = await transact(
           ua,
-          registerRequest('nora', ua.port, { contact, expires: 300 }),
+          registerRequest('nora', ua.port, { contact, expires: 300, callId: 'reg-nora', cseq: 5 }),
           serverA.udpPort,
         );
         assert.equal(ok.status, 200);
@@ -445,6 +446,20 @@ modules:
           contactsOf(ok).map((c) => c.uri),
           [`sip:nora@127.0.0.1:${ua.port}`],
         );
+        // the registrar over the shared table, through the other server: the limit and the CSeq order hold
+        const second = `<sip:nora@127.0.0.1:${caller.port}>`;
+        const full = await transact(
+          ua,
+          registerRequest('nora', ua.port, { contact: second, expires: 300 }),
+          serverB.udpPort,
+        );
+        assert.equal(full.status, 503);
+        const stale = await transact(
+          ua,
+          registerRequest('nora', ua.port, { contact, expires: 300, callId: 'reg-nora', cseq: 4 }),
+          serverB.udpPort,
+        );
+        assert.equal(stale.status, 500);
 
         const message = sipRequest({
           method: 'MESSAGE',
