@@ -55,18 +55,32 @@ import {
 
 /** What is compared; the entry scripts (bench/stateless/run.ts, bench/proxy/run.ts) put `--mode` first. */
 const MODES = {
-  stateless: { dir: 'stateless', script: 'scripts/stateless.ts', title: 'Stateless proxy', calls: undefined },
+  stateless: {
+    dir: 'stateless',
+    script: 'scripts/stateless.ts',
+    title: 'Stateless proxy',
+    calls: undefined,
+    uas: 1,
+  },
   stateful: {
     dir: 'proxy',
     script: 'bench/proxy/olelo.ts',
     title: 'Stateful proxy (record-route, t_relay)',
     calls: 20_000,
+    uas: 1,
+  },
+  dispatcher: {
+    dir: 'dispatcher',
+    script: 'bench/dispatcher/olelo.ts',
+    title: 'Dispatcher (round-robin over three UAS, stateful)',
+    calls: 20_000,
+    uas: 3,
   },
 } as const;
 const MODE_ARG = process.argv[2] === '--mode' ? process.argv[3] : undefined;
-if (MODE_ARG !== 'stateless' && MODE_ARG !== 'stateful') {
+if (MODE_ARG !== 'stateless' && MODE_ARG !== 'stateful' && MODE_ARG !== 'dispatcher') {
   console.error(
-    'run bench/stateless/run.js or bench/proxy/run.js (internal: --mode stateless|stateful first)',
+    'run bench/{stateless,proxy,dispatcher}/run.js (internal: --mode stateless|stateful|dispatcher first)',
   );
   process.exit(2);
 }
@@ -174,7 +188,18 @@ interface ServerSpec {
   label: string;
   workers: number;
   command: string;
-  start(dir: string): Promise<RunningServer>;
+  start(dir: string, run: RunContext): Promise<RunningServer>;
+}
+
+/** What a server is started with besides its folder. */
+interface RunContext {
+  /** The SIPp UAS ports (one, or three for the dispatcher). */
+  uasPorts: readonly number[];
+  /**
+   * The dispatcher mode's destination list, in Kamailio's dispatcher.list format (set 1: every UAS),
+   * read by both servers.
+   */
+  dispatcherList: string | undefined;
 }
 
 function oleloSpec(profileDir: string | undefined): ServerSpec {
@@ -183,7 +208,7 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
     label: `olelo (${relative(ROOT, OLELO_SCRIPT)})`,
     workers: 1,
     command: 'node bin/olelo.js --config <tmp>/olelo.yaml',
-    async start(dir) {
+    async start(dir, run) {
       const port = await freeUdpPort();
       const config = join(dir, 'olelo.yaml');
       writeFileSync(
@@ -195,6 +220,9 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
           `dataDir: ${join(dir, 'olelo-data')}`,
           'log:',
           '  level: warn',
+          ...(run.dispatcherList === undefined
+            ? []
+            : ['modules:', '  dispatcher:', `    list: ${run.dispatcherList}`]),
           '',
         ].join('\n'),
       );
@@ -240,7 +268,7 @@ function kamailioSpec(id: string, children: number): ServerSpec {
     label,
     workers: children,
     command: `kamailio -f bench/${MODE.dir}/kamailio.cfg -x tlsf -m 1024 -DD -E -n ${children} -A LISTEN=udp:127.0.0.1:PORT`,
-    async start(dir) {
+    async start(dir, run) {
       const port = await freeUdpPort();
       const rundir = join(dir, `kamailio-run-${id}`);
       mkdirSync(rundir, { recursive: true });
@@ -261,6 +289,7 @@ function kamailioSpec(id: string, children: number): ServerSpec {
           rundir,
           '-A',
           `LISTEN=udp:127.0.0.1:${port}`,
+          ...(run.dispatcherList === undefined ? [] : ['-A', `DSLIST="${run.dispatcherList}"`]),
         ],
         port,
         join(dir, `${id}.log`),
@@ -289,7 +318,7 @@ interface UacResult {
   callLengthStdevMs: number | undefined;
 }
 
-function startUas(dir: string, port: number): ChildProcess {
+function startUas(dir: string, port: number, n: number): ChildProcess {
   return launch(
     'sipp',
     [
@@ -304,10 +333,10 @@ function startUas(dir: string, port: number): ChildProcess {
       String(SIPP_SOCKET_BUFFER),
       '-trace_err',
       '-error_file',
-      join(dir, 'uas-errors.log'),
+      join(dir, `uas${n}-errors.log`),
     ],
     CLIENT_CPU,
-    join(dir, 'uas.out'),
+    join(dir, `uas${n}.out`),
   );
 }
 
@@ -443,13 +472,22 @@ async function measure(spec: ServerSpec, dir: string): Promise<ServerResult> {
   };
   const sdir = join(dir, spec.id);
   mkdirSync(sdir, { recursive: true });
-  const uasPort = await freeUdpPort();
-  const uas = startUas(sdir, uasPort);
+  const uasPorts: number[] = [];
+  for (let n = 0; n < MODE.uas; n++) uasPorts.push(await freeUdpPort());
+  const uases = uasPorts.map((port, n) => startUas(sdir, port, n));
+  const uasPort = uasPorts[0]!;
+  const uasPids = () => uases.map((u) => u.pid!);
+  let dispatcherList: string | undefined;
+  if (MODE_ARG === 'dispatcher') {
+    dispatcherList = join(sdir, 'dispatcher.list');
+    writeFileSync(dispatcherList, uasPorts.map((port) => `1 sip:127.0.0.1:${port}\n`).join(''));
+  }
   let server: RunningServer | undefined;
   try {
     await sleep(300);
-    if (uas.exitCode !== null) throw new Error(`SIPp UAS exited: see ${join(sdir, 'uas.out')}`);
-    server = await spec.start(sdir);
+    const dead = uases.findIndex((u) => u.exitCode !== null);
+    if (dead !== -1) throw new Error(`SIPp UAS exited: see ${join(sdir, `uas${dead}.out`)}`);
+    server = await spec.start(sdir, { uasPorts, dispatcherList });
     log(`${spec.label}: listening on udp:127.0.0.1:${server.port}, pids ${server.pids().join(' ')}`);
     const warm = await runUac(sdir, server.port, uasPort, WARMUP.rate, WARMUP.seconds, 'warmup');
     if (warm.failed > 0)
@@ -465,15 +503,15 @@ async function measure(spec: ServerSpec, dir: string): Promise<ServerResult> {
       const pids = server.pids();
       result.profileFrom ??= performance.now() - server.spawnedAt;
       const cpu0 = cpuMs(pids);
-      const uas0 = cpuMs([uas.pid!]);
-      const drops0 = [udpDrops([server.port]), udpDrops([uasPort])];
+      const uas0 = cpuMs(uasPids());
+      const drops0 = [udpDrops([server.port]), udpDrops(uasPorts)];
       const perf = PERF ? startPerf(pids, PROFILE_DIR!) : undefined;
       const seconds = CALLS === undefined ? DURATION_S : CALLS / rate;
       const r = await runUac(sdir, server.port, uasPort, rate, seconds, `${rate}-${attempt}`);
       if (perf !== undefined) await perf;
       const cpu1 = cpuMs(pids);
-      const uasCpuMs = cpuMs([uas.pid!]) - uas0;
-      const drops1 = [udpDrops([server.port]), udpDrops([uasPort])];
+      const uasCpuMs = cpuMs(uasPids()) - uas0;
+      const drops1 = [udpDrops([server.port]), udpDrops(uasPorts)];
       const serverCpuMs = round(cpu1 - cpu0, 0);
       const step: Step = {
         ...r,
@@ -527,7 +565,7 @@ async function measure(spec: ServerSpec, dir: string): Promise<ServerResult> {
     log(`${spec.label}: ${result.error}`);
   } finally {
     await server?.stop();
-    await stopChild(uas, 3000);
+    for (const uas of uases) await stopChild(uas, 3000);
   }
   return result;
 }
