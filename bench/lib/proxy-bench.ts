@@ -40,9 +40,9 @@ import {
   PIN,
   ROOT,
   type RunningServer,
-  readSippCsv,
-  reapedChildrenCpuMs,
+  runSippClient,
   SERVER_CPU,
+  SIPP_SOCKET_BUFFER,
   sleep,
   startServer,
   stopChild,
@@ -173,11 +173,6 @@ const ATTEMPTS = 2;
 const REACHED = 0.95;
 /** --cpu-prof sampling interval (V8's default is 1000 µs). */
 const PROFILE_INTERVAL_US = 250;
-/**
- * SIPp's socket buffers (its default is 64 KiB): with the default, SIPp's own sockets overflow in bursts
- * from 3,000 calls/s on (seen in /proc/net/udp drops), and calls fail for the client's sake.
- */
-const SIPP_SOCKET_BUFFER = 2 * 1024 * 1024;
 /** Upper bound of one whole run (all servers), seconds; remaining rates are skipped past it. */
 const RUN_BUDGET_S = 30 * 60;
 
@@ -349,19 +344,12 @@ async function runUac(
   tag: string,
 ): Promise<UacResult> {
   const calls = Math.round(rate * seconds);
-  const csv = join(dir, `uac-${tag}.csv`);
-  const localPort = await freeUdpPort();
   const timeoutS = Math.ceil(seconds + 40);
-  const child = launch(
-    'sipp',
+  const run = await runSippClient(
     [
       `127.0.0.1:${serverPort}`,
       '-sf',
       UAC_XML,
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(localPort),
       '-key',
       'uas',
       `127.0.0.1:${uasPort}`,
@@ -369,30 +357,14 @@ async function runUac(
       String(rate),
       '-m',
       String(calls),
-      '-timeout',
-      `${timeoutS}s`,
-      '-nostdin',
-      '-buff_size',
-      String(SIPP_SOCKET_BUFFER),
-      '-trace_stat',
-      '-stf',
-      csv,
-      '-trace_err',
-      '-error_file',
-      join(dir, `uac-${tag}-errors.log`),
     ],
-    CLIENT_CPU,
-    join(dir, `uac-${tag}.out`),
+    dir,
+    tag,
+    timeoutS,
   );
-  const reaped0 = reapedChildrenCpuMs();
-  const t0 = performance.now();
-  // SIPp's -timeout does not always end a hung run: bound it from here too
-  const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 15) * 1000);
-  const exitCode = await exited(child);
-  clearTimeout(guard);
-  const wallS = (performance.now() - t0) / 1000;
-  const uacCpuMs = reapedChildrenCpuMs() - reaped0;
-  const stats = readSippCsv(csv);
+  const { exitCode, stats } = run;
+  const wallS = run.wallS;
+  const uacCpuMs = run.cpuMs;
   const successful = stats.get('SuccessfulCall(C)') ?? 0;
   const failed = Math.max(stats.get('FailedCall(C)') ?? 0, calls - successful);
   return {

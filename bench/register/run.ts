@@ -24,18 +24,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  CLIENT_CPU,
   cpuMs,
-  exited,
   freeUdpPort,
   killAll,
-  launch,
   log,
   PIN,
   ROOT,
   type RunningServer,
-  readSippCsv,
-  reapedChildrenCpuMs,
+  runSippClient,
   sleep,
   startServer,
   which,
@@ -94,7 +90,6 @@ const ATTEMPTS = 2;
 const WARMUP = { rate: 500, count: QUICK ? 500 : 2000 };
 /** The rate the memory phase registers at (modest: it measures memory, not speed). */
 const MEMORY_RATE = 2000;
-const SIPP_SOCKET_BUFFER = 2 * 1024 * 1024;
 const BENCH = join(ROOT, 'bench', 'register');
 
 // ------------------------------------------------------------------------------------------------ servers
@@ -222,14 +217,10 @@ async function register(
   count: number,
   tag: string,
 ): Promise<Run> {
-  const csv = join(dir, `uac-${tag}.csv`);
   const seconds = count / rate;
   const timeoutS = Math.ceil(seconds + 30);
   const cpu0 = cpuMs(server.pids());
-  const reaped0 = reapedChildrenCpuMs();
-  const t0 = performance.now();
-  const child = launch(
-    'sipp',
+  const run = await runSippClient(
     [
       `127.0.0.1:${server.port}`,
       '-sf',
@@ -237,35 +228,18 @@ async function register(
       '-inf',
       users,
       ...(mode === 'auth' ? ['-au', 'bench', '-ap', 'secret'] : []),
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(await freeUdpPort()),
       '-r',
       String(rate),
       '-m',
       String(count),
-      '-timeout',
-      `${timeoutS}s`,
-      '-nostdin',
-      '-buff_size',
-      String(SIPP_SOCKET_BUFFER),
-      '-trace_stat',
-      '-stf',
-      csv,
-      '-trace_err',
-      '-error_file',
-      join(dir, `uac-${tag}-errors.log`),
     ],
-    CLIENT_CPU,
-    join(dir, `uac-${tag}.out`),
+    dir,
+    tag,
+    timeoutS,
   );
-  const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 15) * 1000);
-  await exited(child);
-  clearTimeout(guard);
-  const wallS = (performance.now() - t0) / 1000;
   const serverCpuMs = cpuMs(server.pids()) - cpu0;
-  const stats = readSippCsv(csv);
+  const stats = run.stats;
+  const wallS = run.wallS;
   const successful = stats.get('SuccessfulCall(C)') ?? 0;
   return {
     rate,
@@ -275,7 +249,7 @@ async function register(
     failed: Math.max(stats.get('FailedCall(C)') ?? 0, count - successful),
     retransmissions: stats.get('Retransmissions(C)') ?? 0,
     serverCpuMs: Math.round(serverCpuMs),
-    uacCpuMs: Math.round(reapedChildrenCpuMs() - reaped0),
+    uacCpuMs: Math.round(run.cpuMs),
     wallS: Math.round(wallS * 100) / 100,
   };
 }
