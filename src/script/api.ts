@@ -8,6 +8,7 @@ import type { ReplyContext, RequestContext } from '../core/context.js';
 import type { ModuleApis } from '../core/module.js';
 import { aliasModule } from '../modules/alias/index.js';
 import { authModule } from '../modules/auth/index.js';
+import { dispatcherModule } from '../modules/dispatcher/index.js';
 import { domainModule } from '../modules/domain/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { nathelperModule } from '../modules/nathelper/index.js';
@@ -26,6 +27,8 @@ export const builtinModules = [
   sanityModule,
   rrModule,
   tmModule,
+  // after tm: probes are sent with tm's newRequest
+  dispatcherModule,
   authModule,
   usrlocModule,
   domainModule,
@@ -87,6 +90,7 @@ export type {
   CredentialSource,
   StoredCredentials,
 } from '../modules/auth/index.js';
+export type { DestinationInfo, DispatcherApi } from '../modules/dispatcher/index.js';
 export type { DomainApi } from '../modules/domain/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { AliasResult, NathelperApi, NatTest } from '../modules/nathelper/index.js';
