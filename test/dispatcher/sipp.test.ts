@@ -216,7 +216,9 @@ describe('dispatcher through olelo with SIPp', {
     'weights (9) within 2% over 3,000 calls; From hash (1) is stable; priority (8) picks the first',
     T,
     async () => {
-      const answered = ((globalThis as { __dsAnswered?: Map<string, number> }).__dsAnswered ??= new Map());
+      const shared = globalThis as { __dsAnswered?: Map<string, number> };
+      if (shared.__dsAnswered === undefined) shared.__dsAnswered = new Map();
+      const answered = shared.__dsAnswered;
       const weights = [50, 30, 20];
       await scene(
         'dist',
