@@ -217,7 +217,7 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
           '  level: warn',
           ...(run.dispatcherList === undefined
             ? []
-            : ['modules:', '  dispatcher:', `    list: ${run.dispatcherList}`]),
+            : ['modules:', '  dispatcher:', `    listFile: ${run.dispatcherList}`]),
           '',
         ].join('\n'),
       );
