@@ -189,6 +189,28 @@ export const locationAttrsTable: TableDef = {
   ],
 };
 
+/**
+ * Kamailio's `dispatcher`: destinations of the dispatcher module, one row a destination (what a line of
+ * `dispatcher.list` says). Version 4 is Kamailio 4.x and 5.x's; no index.
+ */
+export const dispatcherTable: TableDef = {
+  name: 'dispatcher',
+  version: 4,
+  columns: [
+    id,
+    int('setid'),
+    str('destination', 192),
+    int('flags'),
+    int('priority'),
+    str('attrs', 128),
+    str('description', 64),
+  ],
+  indexes: [],
+};
+
+/** The `version` of `dispatcher` whose columns olelo reads; older tables lack some (checked when read). */
+export const MIN_DISPATCHER_VERSION = 4;
+
 /** olelo's record of applied migrations. */
 export const migrationsTable: TableDef = {
   name: 'olelo_migrations',

@@ -6,13 +6,15 @@ import { subscriberHashes } from './credentials.js';
 import { type DatetimeCodec, datetimeCodec, unixNow } from './datetime.js';
 import { StorageError } from './errors.js';
 import { migrate, readTableVersions } from './migrate.js';
-import { quoteIdentifier } from './schema.js';
+import { dispatcherTable, quoteIdentifier } from './schema.js';
 import type { Row, SqlDriver, SqlSession, SqlValue } from './sql.js';
 import type {
   AliasRecord,
   AliasStore,
   AppliedMigration,
   Dialect,
+  DispatcherDestination,
+  DispatcherTable,
   DomainRecord,
   DomainStore,
   LocationCounts,
@@ -21,6 +23,7 @@ import type {
   LocationWrites,
   MigrationReport,
   NewAlias,
+  NewDispatcherDestination,
   NewSubscriber,
   Storage,
   Subscriber,
@@ -510,6 +513,104 @@ class SqlLocation implements LocationTable {
   }
 }
 
+/** The length of a text column of `dispatcher`, from the schema. */
+function dispatcherLength(column: string): number {
+  const type = dispatcherTable.columns.find((c) => c.name === column)?.type;
+  return type?.kind === 'string' ? type.length : 0;
+}
+
+/** Integers of the `dispatcher` columns (INT: signed 32 bits). */
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+class SqlDispatcher implements DispatcherTable {
+  private readonly select: string;
+
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly q: (name: string) => string,
+    private readonly dialect: Dialect,
+  ) {
+    const columns = ['id', 'setid', 'destination', 'flags', 'priority', 'attrs', 'description'];
+    this.select = `SELECT ${columns.map(q).join(', ')} FROM ${q('dispatcher')}`;
+  }
+
+  private record(row: Row): DispatcherDestination {
+    return {
+      id: Number(row.id),
+      setid: integer(row.setid),
+      destination: text(row.destination),
+      flags: integer(row.flags),
+      priority: integer(row.priority),
+      attrs: text(row.attrs),
+      description: text(row.description),
+    };
+  }
+
+  async list(filter: { setid?: number } = {}): Promise<DispatcherDestination[]> {
+    const q = this.q;
+    const order = ` ORDER BY ${q('setid')}, ${q('id')}`;
+    const rows =
+      filter.setid === undefined
+        ? await this.db.all(this.select + order)
+        : await this.db.all(`${this.select} WHERE ${q('setid')} = ?${order}`, [filter.setid]);
+    return rows.map((row) => this.record(row));
+  }
+
+  async get(id: number): Promise<DispatcherDestination | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    const rows = await this.db.all(`${this.select} WHERE ${this.q('id')} = ?`, [id]);
+    return rows.length === 0 ? undefined : this.record(rows[0]!);
+  }
+
+  async add(destination: NewDispatcherDestination): Promise<DispatcherDestination> {
+    const values: SqlValue[] = [
+      this.int('setid', destination.setid),
+      this.str('destination', destination.destination),
+      this.int('flags', destination.flags ?? 0),
+      this.int('priority', destination.priority ?? 0),
+      this.str('attrs', destination.attrs ?? ''),
+      this.str('description', destination.description ?? ''),
+    ];
+    if (values[1] === '') throw new StorageError('query', 'a dispatcher destination needs a URI');
+    const q = this.q;
+    const columns = ['setid', 'destination', 'flags', 'priority', 'attrs', 'description'];
+    const insert = `INSERT INTO ${q('dispatcher')} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    const id =
+      this.dialect === 'mysql'
+        ? // LAST_INSERT_ID() is per connection: asked on the one that inserted
+          await this.db.transaction(async (session) => {
+            await session.run(insert, values);
+            return Number((await session.all('SELECT LAST_INSERT_ID() AS id'))[0]?.id);
+          })
+        : Number((await this.db.all(`${insert} RETURNING ${q('id')}`, values))[0]?.id);
+    const added = await this.get(id);
+    if (added === undefined)
+      throw new StorageError('query', `dispatcher destination ${id} vanished after insert`);
+    return added;
+  }
+
+  async remove(id: number): Promise<boolean> {
+    if (!Number.isSafeInteger(id)) return false;
+    const result = await this.db.run(`DELETE FROM ${this.q('dispatcher')} WHERE ${this.q('id')} = ?`, [id]);
+    return result.changes > 0;
+  }
+
+  private int(column: string, value: number): number {
+    if (!Number.isInteger(value) || value < INT_MIN || value > INT_MAX)
+      throw new StorageError('query', `dispatcher ${column} must be an integer of 32 bits: ${value}`);
+    return value;
+  }
+
+  private str(column: string, value: string): string {
+    const max = dispatcherLength(column);
+    // VARCHAR lengths count characters (code points) in PostgreSQL and MySQL
+    if ([...value].length > max)
+      throw new StorageError('query', `dispatcher ${column} is longer than ${max} characters`);
+    return value;
+  }
+}
+
 /** {@link Storage} over a SQL driver. */
 export class SqlStorage implements Storage {
   readonly dialect: Dialect;
@@ -517,6 +618,7 @@ export class SqlStorage implements Storage {
   readonly domains: DomainStore;
   readonly aliases: AliasStore;
   readonly location: LocationTable;
+  readonly dispatcher: DispatcherTable;
   private readonly time: DatetimeCodec;
   private closing: Promise<void> | undefined;
 
@@ -531,6 +633,7 @@ export class SqlStorage implements Storage {
     this.domains = new SqlDomains(driver, q, this.time);
     this.aliases = new SqlAliases(driver, q);
     this.location = new SqlLocation(driver, q, this.time, driver.dialect);
+    this.dispatcher = new SqlDispatcher(driver, q, driver.dialect);
   }
 
   migrate(): Promise<MigrationReport> {

@@ -1,7 +1,7 @@
 /**
  * The storage contract: the records olelo keeps and the one interface every database driver implements.
- * Tables and columns are Kamailio's (`subscriber`, `domain`, `dbaliases`, `location`, `version`); record
- * fields are their columns camel-cased. Times are Unix seconds.
+ * Tables and columns are Kamailio's (`subscriber`, `domain`, `dbaliases`, `location`, `dispatcher`,
+ * `version`); record fields are their columns camel-cased. Times are Unix seconds.
  */
 
 /** The database engines olelo speaks to. */
@@ -178,6 +178,50 @@ export interface LocationTable {
   counts(now: number): Promise<LocationCounts>;
 }
 
+/**
+ * A destination of the dispatcher module: a row of `dispatcher` (what a line of Kamailio's
+ * `dispatcher.list` says). Fields are the columns; empty text columns read `''`.
+ */
+export interface DispatcherDestination {
+  readonly id: number;
+  /** The destination set (`setid`). */
+  readonly setid: number;
+  /** The SIP URI (at most 192 characters). */
+  readonly destination: string;
+  /** Kamailio's destination flags: 1 inactive, 2 trying, 4 disabled, 8 probing. */
+  readonly flags: number;
+  /** Within a set, higher priority is tried first. */
+  readonly priority: number;
+  /** `name=value` pairs separated by `;` (`weight=50;duid=a`), at most 128 characters. */
+  readonly attrs: string;
+  /** Free text, at most 64 characters. */
+  readonly description: string;
+}
+
+/** What {@link DispatcherTable.add} takes; absent numbers are 0, absent texts `''`. */
+export interface NewDispatcherDestination {
+  setid: number;
+  destination: string;
+  flags?: number;
+  priority?: number;
+  attrs?: string;
+  description?: string;
+}
+
+/**
+ * The `dispatcher` table. The storage checks only what the columns need (integers, lengths); whether the
+ * URI and attributes read well is the dispatcher module's business (its parser, used by the CLI too).
+ */
+export interface DispatcherTable {
+  /** Every destination, or those of one set, ordered by set then id (the order they were added). */
+  list(filter?: { setid?: number }): Promise<DispatcherDestination[]>;
+  get(id: number): Promise<DispatcherDestination | undefined>;
+  /** Adds a destination; resolves with it and its new id. Rejects with `query` for a value the columns cannot hold. */
+  add(destination: NewDispatcherDestination): Promise<DispatcherDestination>;
+  /** Removes a destination by id; resolves false when there was none. */
+  remove(id: number): Promise<boolean>;
+}
+
 /** One applied olelo migration. */
 export interface AppliedMigration {
   readonly id: number;
@@ -204,6 +248,7 @@ export interface Storage {
   readonly domains: DomainStore;
   readonly aliases: AliasStore;
   readonly location: LocationTable;
+  readonly dispatcher: DispatcherTable;
   /**
    * Brings the schema up to date: creates missing tables (recording Kamailio's versions in `version`),
    * applies olelo's pending migrations, then checks that existing Kamailio tables are recent enough.

@@ -1,6 +1,7 @@
 /**
  * The storage test suite every driver passes: migrations (empty database, idempotence, concurrent runs,
- * an existing Kamailio database), CRUD of subscribers, domains, aliases and location, and clear errors.
+ * an existing Kamailio database), CRUD of subscribers, domains, aliases, location and dispatcher
+ * destinations, and clear errors.
  * test/db/{sqlite,postgres,mariadb}.test.ts run it against each engine.
  */
 import assert from 'node:assert/strict';
@@ -96,6 +97,7 @@ export function storageSuite(name: string, backend: Backend): void {
         assert.deepEqual(report.applied.length, migrations.length);
         assert.deepEqual([...report.createdTables].sort(), [
           'dbaliases',
+          'dispatcher',
           'domain',
           'domain_attrs',
           'location',
@@ -140,6 +142,7 @@ export function storageSuite(name: string, backend: Backend): void {
           dbaliases: 1,
           location: 9,
           location_attrs: 1,
+          dispatcher: 4,
         });
       });
 
@@ -170,7 +173,12 @@ export function storageSuite(name: string, backend: Backend): void {
         );
         const db = await open(url);
         const report = await db.migrate();
-        assert.deepEqual(report.createdTables, ['olelo_migrations'], 'no Kamailio table recreated');
+        // the fixture has no dispatcher table (the dispatcher section shows one kept): created
+        assert.deepEqual(
+          report.createdTables,
+          ['olelo_migrations', 'dispatcher'],
+          'no Kamailio table recreated',
+        );
         assert.deepEqual(report.applied.length, migrations.length);
         const versions = await db.tableVersions();
         assert.deepEqual(versions, {
@@ -182,6 +190,7 @@ export function storageSuite(name: string, backend: Backend): void {
           location: 9,
           location_attrs: 1,
           acc: 5,
+          dispatcher: 4,
         });
 
         const carol = await db.subscribers.get('carol', 'kamailio.test');
@@ -640,6 +649,162 @@ export function storageSuite(name: string, backend: Backend): void {
           (await first.location.loadAll()).map((r) => r.ruid),
           ['live-1', 'live-2', 'live-3'],
         );
+      });
+    });
+
+    describe('dispatcher', () => {
+      let db: Storage;
+      before(async () => {
+        db = await fresh();
+      });
+
+      it('adds destinations with their new ids, lists them by set then id, gets and removes by id', async () => {
+        const a = await db.dispatcher.add({
+          setid: 2,
+          destination: 'sip:10.0.0.21:5060',
+          flags: 8,
+          priority: 5,
+          attrs: 'weight=50;duid=a',
+          description: 'gateway A',
+        });
+        assert.deepEqual(
+          { ...a, id: 0 },
+          {
+            id: 0,
+            setid: 2,
+            destination: 'sip:10.0.0.21:5060',
+            flags: 8,
+            priority: 5,
+            attrs: 'weight=50;duid=a',
+            description: 'gateway A',
+          },
+        );
+        const b = await db.dispatcher.add({ setid: 1, destination: 'sip:10.0.0.11' });
+        assert.deepEqual(
+          { ...b, id: 0 },
+          {
+            id: 0,
+            setid: 1,
+            destination: 'sip:10.0.0.11',
+            flags: 0,
+            priority: 0,
+            attrs: '',
+            description: '',
+          },
+          'absent numbers are 0, absent texts empty',
+        );
+        const c = await db.dispatcher.add({ setid: 2, destination: 'sip:gw.example.com;transport=tcp' });
+        assert.ok(a.id < c.id && b.id !== a.id && b.id !== c.id, 'new ids, increasing');
+        assert.deepEqual(
+          (await db.dispatcher.list()).map((d) => d.id),
+          [b.id, a.id, c.id],
+        );
+        assert.deepEqual(
+          (await db.dispatcher.list({ setid: 2 })).map((d) => d.destination),
+          ['sip:10.0.0.21:5060', 'sip:gw.example.com;transport=tcp'],
+        );
+        assert.deepEqual(await db.dispatcher.list({ setid: 9 }), []);
+        assert.deepEqual(await db.dispatcher.get(a.id), a);
+        assert.equal(await db.dispatcher.get(a.id + 1000), undefined);
+        assert.equal(await db.dispatcher.remove(a.id), true);
+        assert.equal(await db.dispatcher.remove(a.id), false);
+        assert.equal(await db.dispatcher.get(a.id), undefined);
+        assert.deepEqual(
+          (await db.dispatcher.list()).map((d) => d.id),
+          [b.id, c.id],
+        );
+      });
+
+      it('adds concurrently, each destination with its own id', async () => {
+        const added = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            db.dispatcher.add({ setid: 7, destination: `sip:10.0.7.${i}`, priority: i }),
+          ),
+        );
+        for (const d of added) assert.equal((await db.dispatcher.get(d.id))?.priority, d.priority);
+        assert.equal(new Set(added.map((d) => d.id)).size, 12);
+        assert.equal((await db.dispatcher.list({ setid: 7 })).length, 12);
+      });
+
+      it('refuses what the columns cannot hold, on every engine', async () => {
+        const base = { setid: 3, destination: 'sip:10.0.0.31' };
+        await rejectsWith(db.dispatcher.add({ ...base, destination: `sip:${'a'.repeat(189)}` }), 'query');
+        await rejectsWith(db.dispatcher.add({ ...base, attrs: `duid=${'x'.repeat(124)}` }), 'query');
+        await rejectsWith(db.dispatcher.add({ ...base, description: 'd'.repeat(65) }), 'query');
+        await rejectsWith(db.dispatcher.add({ ...base, destination: '' }), 'query');
+        await rejectsWith(db.dispatcher.add({ ...base, setid: 1.5 }), 'query');
+        await rejectsWith(db.dispatcher.add({ ...base, flags: 2 ** 31 }), 'query');
+        assert.deepEqual(await db.dispatcher.list({ setid: 3 }), []);
+        // the limits themselves fit, counted in characters
+        const longest = await db.dispatcher.add({
+          ...base,
+          destination: `sip:${'a'.repeat(188)}`,
+          attrs: `duid=${'x'.repeat(123)}`,
+          description: 'é'.repeat(64),
+        });
+        assert.equal((await db.dispatcher.get(longest.id))?.description, 'é'.repeat(64));
+      });
+
+      it('keeps a dispatcher table Kamailio made, and reads and writes its rows', async () => {
+        const url = await backend.freshUrl();
+        const mysql = backend.dialect === 'mysql';
+        const id = mysql
+          ? 'id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY'
+          : backend.dialect === 'postgres'
+            ? 'id SERIAL PRIMARY KEY'
+            : 'id INTEGER PRIMARY KEY';
+        await backend.sql(
+          url,
+          ...kamailioTables(backend.dialect),
+          `CREATE TABLE dispatcher (${id}, setid INTEGER NOT NULL DEFAULT 0,
+            destination VARCHAR(192) NOT NULL DEFAULT '', flags INTEGER NOT NULL DEFAULT 0,
+            priority INTEGER NOT NULL DEFAULT 0, attrs VARCHAR(128) NOT NULL DEFAULT '',
+            description VARCHAR(64) NOT NULL DEFAULT '')`,
+          "INSERT INTO version (table_name, table_version) VALUES ('dispatcher', 4)",
+          // as an operator's INSERT leaves it: only the columns given, the rest their defaults
+          "INSERT INTO dispatcher (setid, destination) VALUES (1, 'sip:10.1.0.1:5060')",
+          "INSERT INTO dispatcher (setid, destination, flags, priority, attrs, description) VALUES (1, 'sip:10.1.0.2:5060', 8, 10, 'weight=30;duid=k2', 'kamailio row')",
+        );
+        const kdb = await open(url);
+        const report = await kdb.migrate();
+        assert.ok(!report.createdTables.includes('dispatcher'), 'the table is kept');
+        assert.equal((await kdb.tableVersions()).dispatcher, 4);
+        const rows = await kdb.dispatcher.list({ setid: 1 });
+        assert.deepEqual(
+          rows.map(({ id: _, ...r }) => r),
+          [
+            { setid: 1, destination: 'sip:10.1.0.1:5060', flags: 0, priority: 0, attrs: '', description: '' },
+            {
+              setid: 1,
+              destination: 'sip:10.1.0.2:5060',
+              flags: 8,
+              priority: 10,
+              attrs: 'weight=30;duid=k2',
+              description: 'kamailio row',
+            },
+          ],
+        );
+        const added = await kdb.dispatcher.add({
+          setid: 1,
+          destination: 'sip:10.1.0.3:5060',
+          attrs: 'duid=o3',
+        });
+        assert.ok(added.id > rows[1]!.id);
+        // what Kamailio's dispatcher would read (its query names the columns)
+        const raw = await backend.sql(
+          url,
+          'SELECT id, setid, destination, flags, priority, attrs, description FROM dispatcher ORDER BY id',
+        );
+        assert.deepEqual(
+          raw.map((r) => [Number(r.setid), r.destination, Number(r.flags), r.attrs, r.description]),
+          [
+            [1, 'sip:10.1.0.1:5060', 0, '', ''],
+            [1, 'sip:10.1.0.2:5060', 8, 'weight=30;duid=k2', 'kamailio row'],
+            [1, 'sip:10.1.0.3:5060', 0, 'duid=o3', ''],
+          ],
+        );
+        assert.equal(await kdb.dispatcher.remove(rows[0]!.id), true);
+        assert.equal((await kdb.dispatcher.list()).length, 2);
       });
     });
 

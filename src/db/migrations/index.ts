@@ -9,6 +9,7 @@
 import {
   aliasTable,
   type ColumnDef,
+  dispatcherTable,
   domainAttrsTable,
   domainTable,
   locationAttrsTable,
@@ -72,5 +73,11 @@ export const migrations: readonly Migration[] = [
     // created must have them for Kamailio to share it
     name: 'kamailio tables: domain_attrs, location_attrs',
     steps: [domainAttrsTable, locationAttrsTable].map((table) => ({ kind: 'table' as const, table })),
+  },
+  {
+    id: 4,
+    // the dispatcher module's destinations (its `source: db`); a Kamailio table already there is kept
+    name: 'kamailio table: dispatcher',
+    steps: [{ kind: 'table', table: dispatcherTable }],
   },
 ];
