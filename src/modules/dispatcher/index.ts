@@ -1,6 +1,6 @@
 /**
  * dispatcher: load balancing over destination sets (Kamailio's `dispatcher`): sets from a list in
- * Kamailio's format, the selection algorithms by Kamailio's numbers, failover in the failure route,
+ * Kamailio's format or from the database's `dispatcher` table, the selection algorithms by Kamailio's numbers, failover in the failure route,
  * OPTIONS probing with latency statistics, call load, reload without restart and the control commands.
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { RequestContext } from '../../core/context.js';
 import { defineModule } from '../../core/module.js';
 import { s } from '../../core/schema.js';
+import { MIN_DISPATCHER_VERSION } from '../../db/schema.js';
 import type { FailureContext } from '../../tm/proxy-transaction.js';
 import type { TmApi } from '../tm/index.js';
 import type { DestinationState } from './destination.js';
@@ -43,7 +44,10 @@ export interface DispatcherApi {
   loadUpdate(req: RequestContext): boolean;
   /** Stops counting the request's call (Kamailio's `ds_load_unset`). */
   loadUnset(target: RequestContext | FailureContext): void;
-  /** Re-reads the list and swaps the sets at once; rejects (keeping the running sets) on a bad list. */
+  /**
+   * Re-reads the list (or, with `source: db`, the dispatcher table) and swaps the sets at once; rejects
+   * (keeping the running sets) on a bad list or row, or a database error.
+   */
   reload(): Promise<void>;
   /** Replaces the sets with rows of Kamailio's `dispatcher` table (until the next reload from the list). */
   loadRows(rows: readonly DispatcherRow[]): void;
@@ -57,6 +61,10 @@ export const dispatcherModule = defineModule({
   name: 'dispatcher',
   doc: 'Load balancing over destination sets, with failover and health probing.',
   params: s.object({
+    source: s.enum(['list', 'db'], {
+      default: 'list',
+      doc: "Where the destinations come from: 'list' (listFile or list) or 'db', the dispatcher table of the database (read at start and on reload).",
+    }),
     listFile: s
       .path({
         doc: "Destination list in Kamailio's dispatcher.list format: `setid uri [flags [priority [attrs]]]` per line.",
@@ -118,14 +126,33 @@ export const dispatcherModule = defineModule({
       changes.value++;
       log.info('destination state', { set: d.setId, uri: d.uri, from, to: d.state, why });
     };
+    const fromDb = params.source === 'db';
+    if (fromDb && (file !== undefined || inline !== undefined))
+      throw new Error(
+        'modules.dispatcher: source db reads the destinations from the dispatcher table; remove listFile and list (or use source: list)',
+      );
     const readList = (text: string, source: string): DestinationRecord[] => parseDispatcherList(text, source);
     if (file !== undefined) dispatcher.load(readList(readFileSync(file, 'utf8'), file));
     else if (inline !== undefined) dispatcher.load(readList(inline, 'modules.dispatcher.list'));
 
+    /** The rows of the dispatcher table, after checking it has the columns read. */
+    const readTable = async (): Promise<DestinationRecord[]> => {
+      const version = (await core.db.tableVersions()).dispatcher;
+      if (version !== undefined && version < MIN_DISPATCHER_VERSION)
+        throw new Error(
+          `table dispatcher is at version ${version} (in table version); olelo needs ${MIN_DISPATCHER_VERSION} (Kamailio 4.x/5.x schema): upgrade the database first`,
+        );
+      return destinationsFromRows(await core.db.dispatcher.list());
+    };
+
     const reload = async (): Promise<void> => {
-      if (file !== undefined) dispatcher.load(readList(await readFile(file, 'utf8'), file));
+      if (fromDb) dispatcher.load(await readTable());
+      else if (file !== undefined) dispatcher.load(readList(await readFile(file, 'utf8'), file));
       else if (inline !== undefined) dispatcher.load(readList(inline, 'modules.dispatcher.list'));
-      log.info('destination list reloaded', { sets: dispatcher.sets.size });
+      log.info(fromDb ? 'destinations loaded from the dispatcher table' : 'destination list reloaded', {
+        sets: dispatcher.sets.size,
+        destinations: [...dispatcher.sets.values()].reduce((n, set) => n + set.length, 0),
+      });
     };
 
     const tm = () => core.module<TmApi>('tm');
@@ -170,7 +197,9 @@ export const dispatcherModule = defineModule({
 
     return {
       api,
-      start() {
+      async start() {
+        // a table that cannot be read stops the start, as a bad list file does
+        if (fromDb) await reload();
         if (interval > 0) {
           probeTimer = setInterval(() => {
             prober.round().catch((e: unknown) => log.error('probing failed', { error: e as Error }));
