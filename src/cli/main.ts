@@ -1,6 +1,6 @@
 /**
  * The `olelo` command: runs the server, checks a configuration and route script, or provisions accounts,
- * domains and aliases (`olelo user|domain|alias ...`, see provision.ts).
+ * domains, aliases and dispatcher destinations (`olelo user|domain|alias|dispatcher ...`, see provision.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,7 +23,7 @@ function packageInfo(): PackageInfo {
 }
 
 const HELP = `Usage: olelo [options]
-       olelo [--config FILE] user|domain|alias COMMAND ...
+       olelo [--config FILE] user|domain|alias|dispatcher COMMAND ...
 
 Runs the olelo SIP server. Without --config it runs on embedded defaults: SIP over UDP and TCP on
 port 5060 (IPv4 and, where available, IPv6), WebSocket on 8080, the route script scripts/default.ts,
@@ -43,7 +43,18 @@ Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the route script.
 ${PROVISION_HELP}`;
 
 /** Options of either command line that take a value (the word after them is not a command). */
-const VALUE_OPTIONS = new Set(['-c', '--config', '--log-format', '--log-level', '--email', '--did']);
+const VALUE_OPTIONS = new Set([
+  '-c',
+  '--config',
+  '--log-format',
+  '--log-level',
+  '--email',
+  '--did',
+  '--flags',
+  '--priority',
+  '--attrs',
+  '--description',
+]);
 
 /** The first word that is neither an option nor an option's value. */
 function commandOf(args: readonly string[]): string | undefined {

@@ -1,18 +1,22 @@
 /**
- * The provisioning commands (Kamailio's `kamctl add|passwd|rm`, `domain`, `alias_db`): accounts, domains
- * and aliases in the database the server uses (same `--config`). They work while the server runs: SQLite
- * is in WAL mode, and the server reads each account when it needs it.
+ * The provisioning commands (Kamailio's `kamctl add|passwd|rm`, `domain`, `alias_db`, `dispatcher`):
+ * accounts, domains, aliases and dispatcher destinations in the database the server uses (same
+ * `--config`). They work while the server runs: SQLite is in WAL mode, and the server reads each account
+ * when it needs it (the dispatcher table at start and on reload).
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config.js';
 import { moduleSchemas } from '../core/module.js';
 import { databaseUrl, openStorage, type Storage, StorageError } from '../db/index.js';
+import { dispatcherTable } from '../db/schema.js';
+import type { DispatcherDestination } from '../db/types.js';
+import { DispatcherListError, destinationsFromRows } from '../modules/dispatcher/list.js';
 import { builtinModules } from '../script/api.js';
 import { SipParseError } from '../sip/errors.js';
 import { scanHostPort } from '../sip/host.js';
 
 /** The first words of the provisioning commands. */
-export const PROVISION_COMMANDS: readonly string[] = ['user', 'domain', 'alias'];
+export const PROVISION_COMMANDS: readonly string[] = ['user', 'domain', 'alias', 'dispatcher'];
 
 export const PROVISION_HELP = `Provisioning (the database of --config, as the server uses it; also while it runs):
   olelo user add ADDRESS PASSWORD [--email EMAIL] [--hash-only]
@@ -25,8 +29,14 @@ export const PROVISION_HELP = `Provisioning (the database of --config, as the se
   olelo alias add ALIAS ADDRESS [--force]
                                      calls to ALIAS go to ADDRESS (a local user unless --force)
   olelo alias rm ALIAS | list [ADDRESS] [--json]
+  olelo dispatcher add SETID URI [--flags N] [--priority N] [--attrs ATTRS] [--description TEXT]
+                                     add a destination to a set of the dispatcher table
+                                     (ATTRS as in dispatcher.list: "weight=50;duid=gw1")
+  olelo dispatcher rm ID | list [SETID] [--json]
+                                     list prints dispatcher.list lines, each with its ID
 
-ADDRESS and ALIAS are user@domain or sip:user@domain; the domain is the digest realm.
+ADDRESS and ALIAS are user@domain or sip:user@domain; the domain is the digest realm. A server with
+modules.dispatcher.source db reads the dispatcher table at start and on reload.
 Exit status: 0 done, 1 refused or failed (exists, unknown user, database), 2 wrong usage.
 `;
 
@@ -95,6 +105,10 @@ function parse(args: string[]) {
       email: { type: 'string' },
       'hash-only': { type: 'boolean' },
       did: { type: 'string' },
+      flags: { type: 'string' },
+      priority: { type: 'string' },
+      attrs: { type: 'string' },
+      description: { type: 'string' },
       force: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -293,7 +307,76 @@ function alias(verb: string, rest: string[], options: Options, io: ProvisionIo):
   }
 }
 
-/** Runs a provisioning command (`user …`, `domain …`, `alias …`); returns the exit status. */
+/** An integer argument of the dispatcher commands (a usage error otherwise). */
+function integerArg(text: string, what: string): number {
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`${what} must be an integer: '${text}'`);
+  const n = Number(text);
+  if (n < -(2 ** 31) || n > 2 ** 31 - 1) throw new UsageError(`${what} is out of range: ${text}`);
+  return n;
+}
+
+/** Checks a text against the length of its `dispatcher` column (the table holds no more). */
+function fits(column: string, value: string, what: string): string {
+  const type = dispatcherTable.columns.find((c) => c.name === column)?.type;
+  const max = type?.kind === 'string' ? type.length : 0;
+  if ([...value].length > max) throw new UsageError(`${what} is longer than ${max} characters`);
+  return value;
+}
+
+/** A destination as a line of dispatcher.list, its id (and description) in the comment. */
+function listLine(d: DispatcherDestination): string {
+  const attrs = d.attrs === '' ? '' : ` ${d.attrs}`;
+  const description = d.description === '' ? '' : `: ${d.description.replace(/[\r\n]+/g, ' ')}`;
+  return `${d.setid} ${d.destination} ${d.flags} ${d.priority}${attrs}  # id ${d.id}${description}`;
+}
+
+function dispatcher(verb: string, rest: string[], options: Options, io: ProvisionIo): Action {
+  switch (verb) {
+    case 'add': {
+      expectArgs(rest, 2, 2, 'dispatcher add SETID URI [--flags N] [--priority N] [--attrs ATTRS]');
+      const row = {
+        setid: integerArg(rest[0]!, 'the set id'),
+        destination: fits('destination', rest[1]!, 'the URI'),
+        flags: options.flags === undefined ? 0 : integerArg(options.flags, '--flags'),
+        priority: options.priority === undefined ? 0 : integerArg(options.priority, '--priority'),
+        attrs: fits('attrs', options.attrs ?? '', '--attrs'),
+        description: fits('description', options.description ?? '', '--description'),
+      };
+      // what the dispatcher module would refuse when loading the table is refused here
+      try {
+        destinationsFromRows([row]);
+      } catch (error) {
+        if (error instanceof DispatcherListError) throw new UsageError(error.reason);
+        throw error;
+      }
+      return async (db) => {
+        const added = await db.dispatcher.add(row);
+        io.out(`added dispatcher destination ${added.id}: set ${added.setid} ${added.destination}`);
+      };
+    }
+    case 'rm': {
+      expectArgs(rest, 1, 1, 'dispatcher rm ID');
+      const id = integerArg(rest[0]!, 'the id');
+      return async (db) => {
+        if (!(await db.dispatcher.remove(id))) throw new Refused(`unknown dispatcher destination ${id}`);
+        io.out(`removed dispatcher destination ${id}`);
+      };
+    }
+    case 'list': {
+      expectArgs(rest, 0, 1, 'dispatcher list [SETID]');
+      const setid = rest[0] === undefined ? undefined : integerArg(rest[0], 'the set id');
+      return async (db) => {
+        const destinations = await db.dispatcher.list(setid === undefined ? {} : { setid });
+        if (options.json) io.out(JSON.stringify(destinations, null, 2));
+        else for (const d of destinations) io.out(listLine(d));
+      };
+    }
+    default:
+      throw new UsageError(`unknown command 'dispatcher ${verb}': add, rm or list`);
+  }
+}
+
+/** Runs a provisioning command (`user …`, `domain …`, `alias …`, `dispatcher …`); returns the exit status. */
 export async function provision(args: string[], io: ProvisionIo = processIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -309,7 +392,9 @@ export async function provision(args: string[], io: ProvisionIo = processIo): Pr
   }
   const [noun, verb, ...rest] = positionals;
   if (noun === undefined || !PROVISION_COMMANDS.includes(noun) || verb === undefined) {
-    io.err(`olelo: expected a command: user, domain or alias with add, rm, list...\n\n${PROVISION_HELP}`);
+    io.err(
+      `olelo: expected a command: user, domain, alias or dispatcher with add, rm, list...\n\n${PROVISION_HELP}`,
+    );
     return 2;
   }
   const file = options.config ?? process.env.OLELO_CONFIG;
@@ -321,7 +406,9 @@ export async function provision(args: string[], io: ProvisionIo = processIo): Pr
         ? await user(verb, rest, options, io)
         : noun === 'domain'
           ? domain(verb, rest, options, io)
-          : alias(verb, rest, options, io);
+          : noun === 'alias'
+            ? alias(verb, rest, options, io)
+            : dispatcher(verb, rest, options, io);
     const config = loadConfig({
       ...(file === undefined ? {} : { file }),
       moduleSchemas: moduleSchemas(builtinModules),

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStorage, type Storage } from '../../src/db/index.js';
+import { parseDispatcherList } from '../../src/modules/dispatcher/list.js';
 import {
   DEFAULT_SCRIPT,
   OLELO_BIN,
@@ -245,6 +246,139 @@ describe('olelo domain and olelo alias', () => {
   });
 });
 
+describe('olelo dispatcher', () => {
+  const config = configFor('dispatcher');
+
+  it('add stores a destination with its flags, priority, attributes and description; list prints dispatcher.list lines', async () => {
+    const first = await olelo(
+      config,
+      'dispatcher',
+      'add',
+      '1',
+      'sip:10.0.0.11:5060',
+      '--attrs',
+      'weight=50;duid=a',
+      '--description',
+      'media server A',
+    );
+    exits(first, 0);
+    assert.match(first.stdout, /^added dispatcher destination \d+: set 1 sip:10\.0\.0\.11:5060$/m);
+    exits(
+      await olelo(
+        config,
+        'dispatcher',
+        'add',
+        '2',
+        'sip:gw1.example.com;transport=tcp',
+        '--flags',
+        '8',
+        '--priority=-5',
+      ),
+      0,
+    );
+    exits(await olelo(config, 'dispatcher', 'add', '1', 'sip:10.0.0.12:5060', '--priority', '10'), 0);
+    const db = await database('dispatcher');
+    const rows = await db.dispatcher.list();
+    await db.close();
+    assert.deepEqual(
+      rows.map(({ id: _, ...r }) => r),
+      [
+        {
+          setid: 1,
+          destination: 'sip:10.0.0.11:5060',
+          flags: 0,
+          priority: 0,
+          attrs: 'weight=50;duid=a',
+          description: 'media server A',
+        },
+        { setid: 1, destination: 'sip:10.0.0.12:5060', flags: 0, priority: 10, attrs: '', description: '' },
+        {
+          setid: 2,
+          destination: 'sip:gw1.example.com;transport=tcp',
+          flags: 8,
+          priority: -5,
+          attrs: '',
+          description: '',
+        },
+      ],
+    );
+    const list = await olelo(config, 'dispatcher', 'list');
+    exits(list, 0);
+    const [a, b, c] = rows.map((r) => r.id);
+    assert.deepEqual(list.stdout.trim().split('\n'), [
+      `1 sip:10.0.0.11:5060 0 0 weight=50;duid=a  # id ${a}: media server A`,
+      `1 sip:10.0.0.12:5060 0 10  # id ${b}`,
+      `2 sip:gw1.example.com;transport=tcp 8 -5  # id ${c}`,
+    ]);
+    // the lines are a list the module reads (olelo dispatcher list > dispatcher.list)
+    assert.deepEqual(
+      parseDispatcherList(list.stdout).map((r) => [r.setId, r.uri, r.flags, r.priority, r.attrs.body]),
+      rows.map((r) => [r.setid, r.destination, r.flags, r.priority, r.attrs]),
+    );
+  });
+
+  it('list filters by set and prints JSON on request', async () => {
+    const result = await olelo(config, 'dispatcher', 'list', '2', '--json');
+    exits(result, 0);
+    const rows = JSON.parse(result.stdout) as Array<Record<string, unknown>>;
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.destination, 'sip:gw1.example.com;transport=tcp');
+    assert.equal(rows[0]!.flags, 8);
+    assert.equal(typeof rows[0]!.id, 'number');
+    exits(await olelo(config, 'dispatcher', 'list', '9'), 0);
+  });
+
+  it('rm removes a destination by id; an unknown id is exit 1', async () => {
+    const db = await database('dispatcher');
+    const [first] = await db.dispatcher.list({ setid: 1 });
+    await db.close();
+    const removed = await olelo(config, 'dispatcher', 'rm', String(first!.id));
+    exits(removed, 0);
+    assert.equal(removed.stdout.trim(), `removed dispatcher destination ${first!.id}`);
+    const again = await olelo(config, 'dispatcher', 'rm', String(first!.id));
+    exits(again, 1);
+    assert.match(again.stderr, new RegExp(`^olelo: unknown dispatcher destination ${first!.id}$`, 'm'));
+    const list = await olelo(config, 'dispatcher', 'list', '1');
+    assert.equal(list.stdout.trim().split('\n').length, 1);
+  });
+
+  it('rejects what the module could not load, and wrong usage, with exit 2, before opening the database', async () => {
+    const unreachable = configFor(
+      'dispatcher-unreachable',
+      'database:\n  url: postgres://olelo@127.0.0.1:1/olelo\n',
+    );
+    const cases: Array<[string[], RegExp]> = [
+      [['dispatcher', 'add', '1', 'not-a-uri'], /olelo: not a SIP URI: 'not-a-uri'/],
+      [['dispatcher', 'add', 'one', 'sip:10.0.0.1'], /the set id must be an integer: 'one'/],
+      [['dispatcher', 'add', '--', '-1', 'sip:10.0.0.1'], /set id must not be negative/],
+      [
+        ['dispatcher', 'add', '1', 'sip:10.0.0.1', '--attrs', 'weight=150'],
+        /attribute weight must be 0-100: 150/,
+      ],
+      [
+        ['dispatcher', 'add', '1', 'sip:10.0.0.1', '--attrs', 'weight'],
+        /attribute is not name=value: 'weight'/,
+      ],
+      [['dispatcher', 'add', '1', 'sip:10.0.0.1', '--flags', 'x'], /--flags must be an integer: 'x'/],
+      [['dispatcher', 'add', '1', 'sip:10.0.0.1', '--priority', '99999999999'], /--priority is out of range/],
+      [
+        ['dispatcher', 'add', '1', 'sip:10.0.0.1', '--description', 'd'.repeat(65)],
+        /--description is longer than 64 characters/,
+      ],
+      [['dispatcher', 'add', '1'], /usage: olelo dispatcher add SETID URI/],
+      [['dispatcher', 'rm', 'x'], /the id must be an integer: 'x'/],
+      [['dispatcher', 'rm'], /usage: olelo dispatcher rm ID/],
+      [['dispatcher', 'show'], /unknown command 'dispatcher show': add, rm or list/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await olelo(unreachable, ...args);
+      exits(result, 2);
+      assert.match(result.stderr, message, args.join(' '));
+      assert.doesNotMatch(result.stderr, /cannot connect/);
+    }
+  });
+});
+
 describe('olelo provisioning and its database', () => {
   it('uses the database of OLELO_DATABASE__URL over the config file', async () => {
     const config = configFor('env-db');
@@ -283,6 +417,7 @@ describe('olelo provisioning and its database', () => {
       exits(result, 0);
       assert.match(result.stdout, /olelo user add ADDRESS PASSWORD/);
       assert.match(result.stdout, /olelo alias add ALIAS ADDRESS/);
+      assert.match(result.stdout, /olelo dispatcher add SETID URI/);
     }
   });
 
