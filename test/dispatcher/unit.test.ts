@@ -291,10 +291,16 @@ describe('dispatcher selection (Kamailio algorithm numbers)', () => {
     assert.notEqual(hop(seventh), 'sip:10.0.0.3:5060');
     assert.equal(d.loadUpdate(request({ method: 'BYE', callId: 'load-0' })), true);
     assert.equal(d.loadUpdate(request({ method: 'BYE', callId: 'load-0' })), false);
-    // failover moves the call's load
+    // other algorithms count nothing (as in Kamailio: load is call-load's alone)
     const before = d.sets.get(1)!.map((x) => x.load);
+    assert.equal(d.select(request({ callId: 'rr-1' }), 1, 4), true);
+    assert.deepEqual(
+      d.sets.get(1)!.map((x) => x.load),
+      before,
+    );
+    // failover moves the call's load
     const f = request({ callId: 'load-f' });
-    d.select(f, 1, 4);
+    d.select(f, 1, 10);
     const first = d.current(f)!;
     d.next(f);
     const second = d.current(f)!;

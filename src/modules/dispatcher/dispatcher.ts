@@ -38,6 +38,8 @@ const SELECTION = 'dispatcher.selection';
 interface Selection {
   readonly setId: number;
   readonly candidates: readonly Destination[];
+  /** The algorithm that chose them: only call-load (10) counts calls per destination. */
+  readonly algorithm: number;
   index: number;
 }
 
@@ -168,11 +170,11 @@ export class Dispatcher {
         d.selected++;
       }
       req.branches = branches;
-      req.set(SELECTION, { setId, candidates: [first], index: 0 } satisfies Selection);
+      req.set(SELECTION, { setId, candidates: [first], algorithm, index: 0 } satisfies Selection);
     } else {
-      req.set(SELECTION, { setId, candidates, index: 0 } satisfies Selection);
+      req.set(SELECTION, { setId, candidates, algorithm, index: 0 } satisfies Selection);
     }
-    this.use(req, first);
+    this.use(req, first, algorithm);
     return true;
   }
 
@@ -265,11 +267,13 @@ export class Dispatcher {
   }
 
   /** Points the request at `d` and moves the call's load there. */
-  private use(req: RequestContext, d: Destination): void {
+  private use(req: RequestContext, d: Destination, algorithm: number): void {
     req.nextHop = d.uri;
     if (d.attrs.socket !== undefined) req.sendSocket = d.attrs.socket;
     d.selected++;
-    if (req.method === 'INVITE' && !req.hasToTag) this.loadSet(req, d);
+    // as in Kamailio, calls are counted for the call-load algorithm only: other selections keep nothing
+    // per call (a table of every call in progress would cost memory and GC time for no use)
+    if (algorithm === Algorithm.callLoad && req.method === 'INVITE' && !req.hasToTag) this.loadSet(req, d);
   }
 
   /**
@@ -283,7 +287,7 @@ export class Dispatcher {
     while (++sel.index < sel.candidates.length) {
       const d = sel.candidates[sel.index]!;
       if (d.active) {
-        this.use(req, d);
+        this.use(req, d, sel.algorithm);
         return true;
       }
     }
@@ -345,7 +349,13 @@ export class Dispatcher {
     const old = this.#loads.get(callId);
     if (old !== undefined) old.destination.load--;
     d.load++;
-    this.#loads.set(callId, { destination: d, request: req, confirmed: false, since: this.now() });
+    // the key is kept for the whole call: a flat copy, not a slice that would keep the INVITE's text alive
+    this.#loads.set(old === undefined ? flatCopy(callId) : callId, {
+      destination: d,
+      request: req,
+      confirmed: false,
+      since: this.now(),
+    });
   }
 
   /** Stops counting the request's call (Kamailio's `ds_load_unset`). */
@@ -450,4 +460,12 @@ export function sameUri(a: string, b: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A copy of `s` that holds no reference to a larger string it was cut from. */
+function flatCopy(s: string): string {
+  // a concatenation is flattened into a new string when read; its parts (the slice) are then let go
+  const copy = ` ${s}`.slice(1);
+  copy.charCodeAt(0);
+  return copy;
 }
