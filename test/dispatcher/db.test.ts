@@ -190,7 +190,7 @@ describe('dispatcher with source: db, routing with the README example', () => {
     assert.equal(list.NRSETS, 2);
   });
 
-  it('the example spreads calls round-robin over the table’s set 1, and BYE releases the load', async () => {
+  it('the example spreads calls round-robin over the table’s set 1; ACK and BYE follow the Record-Route', async () => {
     const first = await call();
     const second = await call();
     const third = await call();
@@ -199,7 +199,7 @@ describe('dispatcher with source: db, routing with the README example', () => {
     assert.deepEqual(
       ds.destinations(1).map((d) => d.load),
       [0, 0],
-      'every BYE went through loadUpdate',
+      'no call left counted (round-robin counts none; BYE goes through loadUpdate)',
     );
   });
 
