@@ -52,10 +52,30 @@ export class Server {
     try {
       await server.startUp();
     } catch (error) {
-      await server.storage?.close().catch(() => {});
+      await server.abandon();
       throw error;
     }
     return server;
+  }
+
+  /**
+   * Undoes a start that failed half way (a listener that cannot bind, a module whose start throws):
+   * whatever was opened — modules, listeners, timers, the database, the resolver — is closed again, so
+   * a failed start leaves nothing running. Failures while closing are logged, not thrown.
+   */
+  private async abandon(): Promise<void> {
+    const quietly = async (what: string, step: () => unknown): Promise<void> => {
+      try {
+        await step();
+      } catch (e) {
+        this.log.debug('closing after a failed start', { what, error: e as Error });
+      }
+    };
+    for (const t of this.timers) clearInterval(t);
+    for (const instance of this.instances) await quietly('module', () => instance.stop?.());
+    await quietly('transport', () => this.transport?.stop(0));
+    await quietly('database', () => this.storage?.close());
+    await quietly('resolver', () => this.resolver?.close());
   }
 
   /** The database (what modules get as `core.db`). */
