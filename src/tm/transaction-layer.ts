@@ -11,6 +11,7 @@ import type { Pipeline, TransactionHooks } from '../core/pipeline.js';
 import type { Stat, StatsRegistry } from '../core/stats.js';
 import { createResponseBytes, generateTag } from '../sip/build.js';
 import type { Via } from '../sip/headers/via.js';
+import { flattened } from '../sip/keep.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import {
@@ -58,16 +59,6 @@ export function serverKey(msg: SipRequest, via: Via, method: string): string {
   const from = msg.getHeader('from') ?? '';
   const tag = from.indexOf('tag=');
   return `2543\u0000${msg.requestUri}\u0000${tag === -1 ? '' : from.slice(tag)}\u0000${msg.getHeader('call-id') ?? ''}\u0000${msg.cseq?.seq ?? ''}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
-}
-
-/**
- * Makes a string built by concatenation flat, for keeping: V8 then lets go of its parts. A part cut out
- * of a received message (the Via branch) is a slice that keeps the whole message text alive, which a
- * transaction waiting out its timers (32 s) must not do.
- */
-function detached(key: string): string {
-  key.charCodeAt(0); // flattens a concatenated string in place
-  return key;
 }
 
 /** The transaction layer of one server. */
@@ -277,7 +268,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const via = msg.topVia!;
     const st = new ServerTransaction(
       this,
-      detached(serverKey(msg, via, msg.method)),
+      // kept while the transaction waits out its timers: none of its parts (the Via branch) pins the message
+      flattened(serverKey(msg, via, msg.method)),
       msg,
       ctx.source,
       replyDestination(via, ctx.source),

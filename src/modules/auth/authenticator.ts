@@ -12,6 +12,7 @@ import {
   isDigest,
   parseAuth,
 } from '../../sip/headers/auth.js';
+import { flattened } from '../../sip/keep.js';
 import { latin1ToText, textToLatin1 } from '../../sip/lexer.js';
 import type { HeaderField, SipRequest } from '../../sip/message.js';
 import { uriEquals } from '../../sip/uri.js';
@@ -256,7 +257,5 @@ export class DigestAuthenticator {
 function transactionIdentity(msg: SipRequest): string | undefined {
   const via = msg.topVia;
   if (via?.branch === undefined) return undefined;
-  const id = `${via.branch}\u0000${via.host}:${via.port ?? ''}\u0000${msg.cseq?.seq ?? ''}`;
-  id.charCodeAt(0); // flattens the concatenation: its parts (slices of the message) are let go
-  return id;
+  return flattened(`${via.branch}\u0000${via.host}:${via.port ?? ''}\u0000${msg.cseq?.seq ?? ''}`);
 }

@@ -3,6 +3,7 @@
  * failover list kept on the request, marking, call load and `isFromList`. Probing lives in health.ts.
  */
 import { RequestContext } from '../../core/context.js';
+import { ownString } from '../../sip/keep.js';
 import { isSipUri, parseUri, type Uri } from '../../sip/uri.js';
 import type { FailureContext, ProxyTransaction } from '../../tm/proxy-transaction.js';
 import { buildSets, type Destination, type DestinationSets, type DestinationState } from './destination.js';
@@ -350,7 +351,7 @@ export class Dispatcher {
     if (old !== undefined) old.destination.load--;
     d.load++;
     // the key is kept for the whole call: a flat copy, not a slice that would keep the INVITE's text alive
-    this.#loads.set(old === undefined ? flatCopy(callId) : callId, {
+    this.#loads.set(old === undefined ? ownString(callId) : callId, {
       destination: d,
       request: req,
       confirmed: false,
@@ -460,12 +461,4 @@ export function sameUri(a: string, b: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A copy of `s` that holds no reference to a larger string it was cut from. */
-function flatCopy(s: string): string {
-  // a concatenation is flattened into a new string when read; its parts (the slice) are then let go
-  const copy = ` ${s}`.slice(1);
-  copy.charCodeAt(0);
-  return copy;
 }
