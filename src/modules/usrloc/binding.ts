@@ -84,3 +84,31 @@ export function matchBinding<B extends Binding>(
   }
   return undefined;
 }
+
+/**
+ * A binding as callers get it: its columns only, copied off a store's own object (which may carry a
+ * list link, a partition, or be changed in place later).
+ */
+export function bindingColumns(b: Binding): Binding {
+  return {
+    ruid: b.ruid,
+    contact: b.contact,
+    received: b.received,
+    path: b.path,
+    expires: b.expires,
+    q: b.q,
+    callId: b.callId,
+    cseq: b.cseq,
+    lastModified: b.lastModified,
+    flags: b.flags,
+    cflags: b.cflags,
+    userAgent: b.userAgent,
+    socket: b.socket,
+    methods: b.methods,
+    instance: b.instance,
+    regId: b.regId,
+    serverId: b.serverId,
+    connectionId: b.connectionId,
+    keepalive: b.keepalive,
+  };
+}

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { LocationRow, LocationTable } from '../../db/types.js';
-import { aorKeyOf, checkContactInput, isExpired, matchBinding, qRank } from './binding.js';
+import { aorKeyOf, bindingColumns, checkContactInput, isExpired, matchBinding, qRank } from './binding.js';
 import type { StoreCounter } from './memory-store.js';
 import type {
   Binding,
@@ -97,31 +97,6 @@ function readBinding(row: LocationRow): ReadBinding {
   };
 }
 
-/** A binding as callers get it: the columns, without the link or the partition. */
-function plain(b: Binding): Binding {
-  return {
-    ruid: b.ruid,
-    contact: b.contact,
-    received: b.received,
-    path: b.path,
-    expires: b.expires,
-    q: b.q,
-    callId: b.callId,
-    cseq: b.cseq,
-    lastModified: b.lastModified,
-    flags: b.flags,
-    cflags: b.cflags,
-    userAgent: b.userAgent,
-    socket: b.socket,
-    methods: b.methods,
-    instance: b.instance,
-    regId: b.regId,
-    serverId: b.serverId,
-    connectionId: b.connectionId,
-    keepalive: b.keepalive,
-  };
-}
-
 /** The location store of db-only mode, over a database's `location` table. */
 export class DatabaseLocationStore implements LocationStore {
   readonly useDomain: boolean;
@@ -182,14 +157,14 @@ export class DatabaseLocationStore implements LocationStore {
     const [username, domain] = this.split(this.aorKey(aor));
     const rows = await this.table.lookup(username, domain);
     const bindings: Binding[] = [];
-    for (let b = this.live(rows, username); b !== undefined; b = b.next) bindings.push(plain(b));
+    for (let b = this.live(rows, username); b !== undefined; b = b.next) bindings.push(bindingColumns(b));
     return bindings;
   }
 
   async find(aor: string, key: ContactKey): Promise<Binding | undefined> {
     const [username, domain] = this.split(this.aorKey(aor));
     const found = this.match(this.live(await this.table.lookup(username, domain), username), key);
-    return found === undefined ? undefined : plain(found);
+    return found === undefined ? undefined : bindingColumns(found);
   }
 
   save(aor: string, input: ContactInput): Promise<SaveResult> {
@@ -205,11 +180,11 @@ export class DatabaseLocationStore implements LocationStore {
       if (found !== undefined) {
         // RFC 3261 §10.3 step 7: same Call-ID needs a higher CSeq, else the update is out of order
         if (found.callId === input.callId && input.cseq <= found.cseq) {
-          return { status: 'out-of-order', binding: plain(found) };
+          return { status: 'out-of-order', binding: bindingColumns(found) };
         }
         const row = this.row(found.ruid, username, domain, input, found.partition);
         await writes.upsert([row]);
-        return { status: 'updated', binding: plain(readBinding(row)) };
+        return { status: 'updated', binding: bindingColumns(readBinding(row)) };
       }
       if (this.maxContacts > 0) {
         let n = 0;
@@ -218,7 +193,7 @@ export class DatabaseLocationStore implements LocationStore {
       }
       const row = this.row(this.ruidPrefix + (++this.ruidCounter).toString(36), username, domain, input, 0);
       await writes.upsert([row]);
-      return { status: 'inserted', binding: plain(readBinding(row)) };
+      return { status: 'inserted', binding: bindingColumns(readBinding(row)) };
     });
   }
 
@@ -259,7 +234,7 @@ export class DatabaseLocationStore implements LocationStore {
       this.expiredStat.value += taken.length;
       for (const row of taken) {
         const aor = this.recordAor(row);
-        const binding = plain(readBinding(row));
+        const binding = bindingColumns(readBinding(row));
         for (const listener of this.expiredListeners) {
           try {
             listener(aor, binding);

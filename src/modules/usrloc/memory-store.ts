@@ -9,7 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { aorKeyOf, checkContactInput, isExpired, matchBinding, qRank as rank } from './binding.js';
+import {
+  aorKeyOf,
+  bindingColumns,
+  checkContactInput,
+  isExpired,
+  matchBinding,
+  qRank as rank,
+} from './binding.js';
 import { ownString, StringInterner } from './strings.js';
 import type {
   Binding,
@@ -503,29 +510,7 @@ export class MemoryLocationStore implements LocationStore {
         domain = key.slice(at + 1);
       }
     }
-    return {
-      ruid: b.ruid,
-      username,
-      domain,
-      contact: b.contact,
-      received: b.received,
-      path: b.path,
-      expires: b.expires,
-      q: b.q,
-      callId: b.callId,
-      cseq: b.cseq,
-      lastModified: b.lastModified,
-      flags: b.flags,
-      cflags: b.cflags,
-      userAgent: b.userAgent,
-      socket: b.socket,
-      methods: b.methods,
-      instance: b.instance,
-      regId: b.regId,
-      serverId: b.serverId,
-      connectionId: b.connectionId,
-      keepalive: b.keepalive,
-    };
+    return { username, domain, ...bindingColumns(b) };
   }
 
   /** Puts a loaded record in memory; a binding already there for the same contact keeps the newer one. */
