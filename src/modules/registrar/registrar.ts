@@ -182,6 +182,19 @@ function parseDelta(text: string): number {
   return v;
 }
 
+/** The Date header value for now, formatted once per second rather than per 200. */
+let dateSecond = -1;
+let dateText = '';
+function currentDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = formatDate(new Date(second * 1000));
+  }
+  return dateText;
+}
+
 function formatQ(q: number): string {
   return String(q / 1000);
 }
@@ -512,7 +525,7 @@ export class Registrar {
       headers.push(['Supported', 'outbound']);
       if (this.settings.flowTimer > 0) headers.push(['Flow-Timer', String(this.settings.flowTimer)]);
     }
-    headers.push(['Date', formatDate(new Date())]); // RFC 3261 §10.3 step 8
+    headers.push(['Date', currentDate()]); // RFC 3261 §10.3 step 8
     return headers;
   }
 
