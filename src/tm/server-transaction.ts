@@ -6,6 +6,7 @@
  */
 import type { SipRequest } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
+import type { ProxyTransaction } from './proxy-transaction.js';
 import { TimerKind, type TimerSettings } from './timer-values.js';
 import { cancelTimer, type Timer, type TimerOwner, type TimerService } from './timers.js';
 
@@ -61,7 +62,7 @@ export class ServerTransaction implements TimerOwner {
   lastResponse: Buffer | string | undefined;
   lastStatus = 0;
   /** The proxy transaction working on this request, while it does (the transaction layer's link). */
-  proxy: unknown = undefined;
+  proxy: ProxyTransaction | undefined = undefined;
   private readonly host: ServerTransactionHost;
   private retransmitTimer: Timer | undefined;
   private waitTimer: Timer | undefined;

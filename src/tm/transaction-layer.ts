@@ -146,7 +146,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   serverTerminated(st: ServerTransaction): void {
     if (this.servers.get(st.key) === st) this.servers.delete(st.key);
-    const tx = st.proxy as ProxyTransaction | undefined;
+    const tx = st.proxy;
     if (tx !== undefined) {
       st.proxy = undefined;
       if (!tx.ended) {
@@ -216,7 +216,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   private cancel(msg: SipRequest, via: Via, source: Source): boolean {
     const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
-    const tx = invite.proxy as ProxyTransaction | undefined;
+    const tx = invite.proxy;
     let toTag = this.cancelTags.get(invite);
     if (toTag === undefined) {
       toTag = generateTag();
