@@ -68,7 +68,7 @@ const processIo: ProvisionIo = {
 const USER_PART = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
 
 /** Checks a domain (a host name or IP address, no port) and lower-cases it; throws a UsageError naming `whole`. */
-function parseDomain(text: string, what: string, whole = text): string {
+export function parseDomain(text: string, what: string, whole = text): string {
   if (text === '') throw new UsageError(`bad ${what} '${whole}': the domain is empty`);
   let end: number;
   let port: number | undefined;
