@@ -213,6 +213,11 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
           `  - udp:127.0.0.1:${port}`,
           `script: ${OLELO_SCRIPT}`,
           `dataDir: ${join(dir, 'olelo-data')}`,
+          // no control API: a benchmark measures SIP work only
+          'control:',
+          '  http:',
+          '    listen: "off"',
+          '  socket: "off"',
           'log:',
           '  level: warn',
           ...(run.dispatcherList === undefined

@@ -109,6 +109,11 @@ async function startOlelo(dir: string, mode: Mode): Promise<Server> {
       `  - udp:127.0.0.1:${port}`,
       `script: ${join(BENCH, 'olelo.ts')}`,
       `dataDir: ${join(dir, 'olelo-data')}`,
+      // no control API: a benchmark measures SIP work only
+      'control:',
+      '  http:',
+      '    listen: "off"',
+      '  socket: "off"',
       'log:',
       '  level: warn',
       'modules:',

@@ -168,6 +168,36 @@ const listenerObject = s
 const listener = s.union([listenerString, listenerObject]);
 
 // ---------------------------------------------------------------------------------------------------
+// The control API
+
+/** Where the control HTTP server binds, or `off`. */
+export type ControlListen = { host: string; port: number } | 'off';
+
+const controlListen = s.custom<ControlListen, string>(
+  (value) => {
+    if (value === 'off' || value === false) return 'off';
+    if (typeof value !== 'string') throw new TypeError();
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)|([a-zA-Z0-9.-]+)):(\d{1,5})$/.exec(value);
+    const port = m === null ? Number.NaN : Number(m[4]);
+    if (m === null || port > 65535)
+      throw new Error(`expected host:port ([v6]:port) or off, got ${JSON.stringify(value)}`);
+    const host = m[1] ?? m[2] ?? m[3]!;
+    if (m[1] !== undefined && !isIPv6(host)) throw new Error(`${host} is not an IPv6 address`);
+    if (m[2] !== undefined && !isIPv4(host)) throw new Error(`${host} is not an IPv4 address`);
+    return { host, port };
+  },
+  'host:port or off',
+  {
+    default: '127.0.0.1:8090',
+    doc:
+      'Address of the HTTP server for JSON-RPC (`POST /RPC`), Prometheus metrics (`/metrics`) and the web ' +
+      'dashboard; `off` for none. Bound to a loopback address, `/RPC` and `/metrics` need no credentials; ' +
+      'bound elsewhere they need `control.http.token` (the dashboard always needs a login).',
+    example: '0.0.0.0:8090',
+  },
+);
+
+// ---------------------------------------------------------------------------------------------------
 // The database
 
 const databaseUrlSetting = s.custom<string, string>(
@@ -391,6 +421,42 @@ const coreFields = {
         '`m.features` (`if (m.features.auth) …`) and scripts/default.ts honours each of them. Changing one ' +
         'needs a restart. TLS and WebSocket need no switch: they are on when `listen` has a `tls` or `wss` ' +
         'listener (with `tls.certificate` and `tls.key`) or a `ws` one.',
+    },
+  ),
+  control: s.object(
+    {
+      http: s.object(
+        {
+          listen: controlListen,
+          token: s
+            .string({
+              minLength: 16,
+              doc:
+                'Secret for `/RPC` and `/metrics` (`Authorization: Bearer TOKEN`, or HTTP Basic with the token ' +
+                'as password). Needed when `listen` is not a loopback address; keep it out of the file with ' +
+                'OLELO_CONTROL__HTTP__TOKEN.',
+            })
+            .optional(),
+          sessionTimeout: s.duration({
+            min: 60_000,
+            default: '12h',
+            doc: 'A dashboard login ends after this long without a request.',
+          }),
+        },
+        { doc: 'The control HTTP server.' },
+      ),
+      socket: s.string({
+        default: '',
+        doc:
+          'Unix socket for JSON-RPC (HTTP over the socket: `olelo ctl` uses it, or `curl --unix-socket`); ' +
+          'only users who may open the file can call. Empty: `olelo.sock` in `dataDir`; `off` for none.',
+        example: '/run/olelo/olelo.sock',
+      }),
+    },
+    {
+      doc:
+        'The control API (JSON-RPC 2.0 with Kamailio’s method names: `olelo ctl help`), Prometheus metrics and ' +
+        'the web dashboard.',
     },
   ),
   dataDir: s.path({

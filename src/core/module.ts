@@ -5,6 +5,7 @@
  */
 
 import type { Storage } from '../db/types.js';
+import type { RpcMethods } from '../rpc/types.js';
 import type { HeaderList } from '../sip/build.js';
 import type { Listener } from '../transport/types.js';
 import type { NextHop, RequestContext } from './context.js';
@@ -42,6 +43,13 @@ export interface CoreServices {
 export interface ModuleInstance<Api> {
   /** What route scripts get as `m.<name>`. */
   readonly api: Api;
+  /** Control methods (JSON-RPC, `olelo ctl`) by full name, e.g. `ul.dump`. */
+  readonly rpc?: RpcMethods;
+  /**
+   * A parameter declared `runtime: true` in the module's schema was changed (`cfg.set`); the value has
+   * been validated by the schema. Modules with runtime parameters must implement this.
+   */
+  setParam?(name: string, value: unknown): void;
   /** Called once the server is listening. */
   start?(): void | Promise<void>;
   /** Called on shutdown. */

@@ -3,19 +3,32 @@
  * and runs their lifecycle (start, script reload, graceful stop).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { databaseUrl, openStorage, type Storage } from '../db/index.js';
 import { SipResolver } from '../dns/index.js';
+import { ControlServer } from '../rpc/control-server.js';
+import { coreMethods } from '../rpc/core-methods.js';
+import { METRICS_CONTENT_TYPE, renderMetrics } from '../rpc/metrics.js';
+import { provisionMethods } from '../rpc/provision-methods.js';
+import { RpcRegistry } from '../rpc/registry.js';
 import { builtinModules, type Modules, type Routes } from '../script/api.js';
 import { loadScript } from '../script/loader.js';
 import { TransportLayer } from '../transport/transport-layer.js';
 import type { Destination, Listener } from '../transport/types.js';
-import type { Config } from './config.js';
+import { type Config, coreSchema } from './config.js';
 import type { RequestContext } from './context.js';
+import { registerDnsStats, registerProcessStats, registerTransportStats } from './layer-stats.js';
 import { Logger } from './logger.js';
 import type { ModuleInstance } from './module.js';
 import { Myself } from './myself.js';
 import { type ActiveRoutes, listenerName, Pipeline } from './pipeline.js';
+import { RuntimeConfig } from './runtime-config.js';
 import { StatsRegistry } from './stats.js';
+
+/** olelo's name and version, from package.json. */
+export const PACKAGE: { readonly name: string; readonly version: string } = JSON.parse(
+  readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+) as { name: string; version: string };
 
 /** Options for {@link Server.start} beyond the config file. */
 export interface ServerOptions {
@@ -28,6 +41,12 @@ export class Server {
   readonly log: Logger;
   readonly stats = new StatsRegistry();
   readonly startedAt = Date.now();
+  /** The control methods (JSON-RPC, `olelo ctl`). */
+  readonly rpc = new RpcRegistry();
+  /** Settings changeable while running (`cfg.get` / `cfg.set`). */
+  readonly runtimeConfig = new RuntimeConfig();
+  /** The control HTTP server and Unix socket, when configured. */
+  control: ControlServer | undefined;
   private routes: Routes | undefined;
   private active: ActiveRoutes | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -72,6 +91,7 @@ export class Server {
       }
     };
     for (const t of this.timers) clearInterval(t);
+    await quietly('control', () => this.control?.stop());
     for (const instance of this.instances) await quietly('module', () => instance.stop?.());
     await quietly('transport', () => this.transport?.stop(0));
     await quietly('database', () => this.storage?.close());
@@ -151,6 +171,11 @@ export class Server {
       timeout: dns.timeout,
       ...(dns.servers === undefined ? {} : { servers: dns.servers }),
     });
+    // figures the transport, the resolver and the process keep, read when statistics are asked for
+    const resolver = this.resolver;
+    registerTransportStats(this.stats, () => transport.stats());
+    registerDnsStats(this.stats, () => resolver.stats());
+    registerProcessStats(this.stats);
     const pipeline = new Pipeline({
       resolver: this.resolver,
       transport,
@@ -175,7 +200,16 @@ export class Server {
       this.instances.push(instance);
       apis[def.name] = instance.api;
       pipeline.addModule(def.name, instance.api);
+      if (instance.rpc !== undefined) this.rpc.register(instance.rpc);
+      if (def.params !== undefined) {
+        const setParam = instance.setParam?.bind(instance);
+        this.runtimeConfig.addFields(def.name, def.params, params, (name, value) => {
+          if (setParam === undefined) throw new Error(`module ${def.name} cannot change ${name} at runtime`);
+          setParam(name, value);
+        });
+      }
     }
+    this.setUpControl();
     apis.forward = (req: RequestContext, nextHop?: string) => pipeline.forward(req, nextHop);
     apis.features = Object.freeze({ ...config.features });
     this.modules = apis as Modules;
@@ -183,12 +217,70 @@ export class Server {
 
     await transport.start();
     myself.addListeners(transport.listeners);
+    await this.control?.start();
     for (const instance of this.instances) await instance.start?.();
     await this.routes.events?.start?.(this.modules);
     this.startTimers(this.routes);
     for (const l of transport.listeners) {
       this.log.info('listening', { listener: listenerName(l) });
     }
+  }
+
+  /** Registers the core's control methods and runtime settings, and creates the control server. */
+  private setUpControl(): void {
+    const config = this.config;
+    this.runtimeConfig.addFields('log', coreSchema.info.fields!.log!, config.log, (name, value) => {
+      if (name === 'level') this.log.setLevel(value as Config['log']['level']);
+    });
+    this.rpc.register(
+      coreMethods(
+        {
+          name: PACKAGE.name,
+          version: PACKAGE.version,
+          startedAt: this.startedAt,
+          stats: this.stats,
+          get listeners() {
+            return server.listeners;
+          },
+          scriptPath: config.script,
+          runtimeConfig: this.runtimeConfig,
+          limits: config.limits,
+          transportStats: () => this.transport?.stats() as ReturnType<TransportLayer['stats']> | undefined,
+          reloadScript: () => this.reloadScript(),
+        },
+        this.rpc,
+      ),
+    );
+    const server = this;
+    const domain = () => this.modules?.domain;
+    this.rpc.register(
+      provisionMethods(this.db, {
+        domainsChanged: async () => {
+          await domain()?.reload();
+        },
+      }),
+    );
+    const control = config.control;
+    const socket =
+      control.socket === 'off'
+        ? undefined
+        : control.socket === ''
+          ? join(config.dataDir, 'olelo.sock')
+          : control.socket;
+    if (control.http.listen === 'off' && socket === undefined) return;
+    this.control = new ControlServer({
+      registry: this.rpc,
+      log: this.log.child({ component: 'control' }),
+      http: {
+        listen: control.http.listen,
+        token: control.http.token,
+        sessionTimeout: control.http.sessionTimeout,
+      },
+      socket,
+      admins: this.db.admins,
+      metrics: () => renderMetrics(this.stats),
+      metricsContentType: METRICS_CONTENT_TYPE,
+    });
   }
 
   /** Binds a script's handlers to the module APIs. */
@@ -249,6 +341,7 @@ export class Server {
   stop(graceMs = 2000): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      await this.control?.stop();
       await this.pipeline?.idle(graceMs);
       try {
         await this.routes?.events?.stop?.(this.modules!);

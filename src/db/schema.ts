@@ -301,3 +301,15 @@ export function createIndexSql(dialect: Dialect, table: TableDef, index: IndexDe
   const name = quoteIdentifier(dialect, indexName(dialect, table.name, index));
   return `CREATE INDEX ${name} ON ${quoteIdentifier(dialect, table.name)} (${columnList(dialect, index.columns)})`;
 }
+
+/** olelo's `olelo_admin`: who may log in to the web dashboard (`olelo admin add`); scrypt password hashes. */
+export const adminTable: TableDef = {
+  name: 'olelo_admin',
+  columns: [
+    id,
+    { name: 'username', type: { kind: 'string', length: 64 } },
+    { name: 'password_hash', type: { kind: 'string', length: 255 } },
+    datetime('datetime_created', '2000-01-01 00:00:01'),
+  ],
+  indexes: [{ name: 'olelo_admin_username', columns: ['username'], unique: true }],
+};

@@ -2,13 +2,16 @@
  * The storage interface over any SQL driver: the statements are written once, with the dialect's
  * identifier quoting and upsert form.
  */
-import { subscriberHashes } from './credentials.js';
+import { randomUUID } from 'node:crypto';
+import { hashAdminPassword, subscriberHashes, verifyAdminPassword } from './credentials.js';
 import { type DatetimeCodec, datetimeCodec, unixNow } from './datetime.js';
 import { StorageError } from './errors.js';
 import { migrate, readTableVersions } from './migrate.js';
 import { dispatcherTable, quoteIdentifier } from './schema.js';
 import type { Row, SqlDriver, SqlSession, SqlValue } from './sql.js';
 import type {
+  AdminRecord,
+  AdminStore,
   AliasRecord,
   AliasStore,
   AppliedMigration,
@@ -611,6 +614,77 @@ class SqlDispatcher implements DispatcherTable {
   }
 }
 
+class SqlAdmins implements AdminStore {
+  constructor(
+    private readonly db: SqlDriver,
+    private readonly q: (name: string) => string,
+    private readonly time: DatetimeCodec,
+  ) {}
+
+  async add(username: string, password: string): Promise<AdminRecord> {
+    const q = this.q;
+    const created = unixNow();
+    const hash = await hashAdminPassword(password);
+    await unlessExists(
+      () =>
+        this.db.run(
+          `INSERT INTO ${q('olelo_admin')} (${q('username')}, ${q('password_hash')}, ${q('datetime_created')}) VALUES (?, ?, ?)`,
+          [username, hash, this.time.toSql(created)],
+        ),
+      `administrator ${username}`,
+    );
+    return { username, created };
+  }
+
+  async verify(username: string, password: string): Promise<boolean> {
+    const q = this.q;
+    const rows = await this.db.all(
+      `SELECT ${q('password_hash')} FROM ${q('olelo_admin')} WHERE ${q('username')} = ?`,
+      [username],
+    );
+    // an unknown name costs the same hashing as a wrong password, so timing does not tell names apart
+    const stored = rows.length === 1 ? text(rows[0]!.password_hash) : await unknownAdminHash();
+    const ok = await verifyAdminPassword(password, stored);
+    return ok && rows.length === 1;
+  }
+
+  async setPassword(username: string, password: string): Promise<boolean> {
+    const q = this.q;
+    const hash = await hashAdminPassword(password);
+    const result = await this.db.run(
+      `UPDATE ${q('olelo_admin')} SET ${q('password_hash')} = ? WHERE ${q('username')} = ?`,
+      [hash, username],
+    );
+    return result.changes > 0;
+  }
+
+  async remove(username: string): Promise<boolean> {
+    const q = this.q;
+    const result = await this.db.run(`DELETE FROM ${q('olelo_admin')} WHERE ${q('username')} = ?`, [
+      username,
+    ]);
+    return result.changes > 0;
+  }
+
+  async list(): Promise<AdminRecord[]> {
+    const q = this.q;
+    const rows = await this.db.all(
+      `SELECT ${q('username')}, ${q('datetime_created')} FROM ${q('olelo_admin')} ORDER BY ${q('username')}`,
+    );
+    return rows.map((row) => ({
+      username: text(row.username),
+      created: this.time.fromSql(row.datetime_created),
+    }));
+  }
+}
+
+/** A hash no password matches in practice, verified for unknown names (made once, lazily). */
+let unknownHash: Promise<string> | undefined;
+function unknownAdminHash(): Promise<string> {
+  unknownHash ??= hashAdminPassword(randomUUID());
+  return unknownHash;
+}
+
 /** {@link Storage} over a SQL driver. */
 export class SqlStorage implements Storage {
   readonly dialect: Dialect;
@@ -619,6 +693,7 @@ export class SqlStorage implements Storage {
   readonly aliases: AliasStore;
   readonly location: LocationTable;
   readonly dispatcher: DispatcherTable;
+  readonly admins: AdminStore;
   private readonly time: DatetimeCodec;
   private closing: Promise<void> | undefined;
 
@@ -634,6 +709,7 @@ export class SqlStorage implements Storage {
     this.aliases = new SqlAliases(driver, q);
     this.location = new SqlLocation(driver, q, this.time, driver.dialect);
     this.dispatcher = new SqlDispatcher(driver, q, driver.dialect);
+    this.admins = new SqlAdmins(driver, q, this.time);
   }
 
   migrate(): Promise<MigrationReport> {

@@ -53,6 +53,25 @@ export interface SubscriberStore {
   list(filter?: { domain?: string }): Promise<Subscriber[]>;
 }
 
+/** A web dashboard administrator (`olelo_admin`); the password hash is never handed out. */
+export interface AdminRecord {
+  readonly username: string;
+  /** Unix seconds. */
+  readonly created: number;
+}
+
+/** The `olelo_admin` table: who may log in to the web dashboard. Passwords are kept as scrypt hashes. */
+export interface AdminStore {
+  /** Adds an administrator; rejects with a {@link StorageError} `exists` when the name is taken. */
+  add(username: string, password: string): Promise<AdminRecord>;
+  /** Whether the name and password match an administrator (constant-time comparison of the hash). */
+  verify(username: string, password: string): Promise<boolean>;
+  /** Sets a new password; resolves false for an unknown name. */
+  setPassword(username: string, password: string): Promise<boolean>;
+  remove(username: string): Promise<boolean>;
+  list(): Promise<AdminRecord[]>;
+}
+
 /** A domain this server is responsible for: a row of `domain` (Kamailio's multi-domain support). */
 export interface DomainRecord {
   readonly id: number;
@@ -249,6 +268,7 @@ export interface Storage {
   readonly aliases: AliasStore;
   readonly location: LocationTable;
   readonly dispatcher: DispatcherTable;
+  readonly admins: AdminStore;
   /**
    * Brings the schema up to date: creates missing tables (recording Kamailio's versions in `version`),
    * applies olelo's pending migrations, then checks that existing Kamailio tables are recent enough.

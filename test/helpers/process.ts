@@ -61,7 +61,8 @@ export function tempDir(prefix: string): {
 function childEnv(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OLELO_')) env[k] = v;
-  return { ...env, ...extra };
+  // the control API's HTTP port would be shared by parallel tests: off unless a test asks for it
+  return { ...env, OLELO_CONTROL__HTTP__LISTEN: 'off', ...extra };
 }
 
 /** How a child ended. */

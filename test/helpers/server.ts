@@ -19,7 +19,9 @@ export async function startServer(
   options: { listen?: string[]; script?: string } = {},
 ): Promise<{ server: Server; logs: string[]; listener(protocol: Protocol, family?: 4 | 6): Listener }> {
   const listen = options.listen ?? ['udp:127.0.0.1:0', 'tcp:127.0.0.1:0'];
-  const text = `listen:\n${listen.map((l) => `  - "${l}"`).join('\n')}\nscript: ${options.script ?? `${ROOT}scripts/default.ts`}\ndataDir: ${ROOT}dist/test-data\n${yaml}`;
+  // the control API stays off unless a test configures it: parallel tests would share its port and socket
+  const control = /^control:/m.test(yaml) ? '' : 'control:\n  http:\n    listen: "off"\n  socket: "off"\n';
+  const text = `listen:\n${listen.map((l) => `  - "${l}"`).join('\n')}\nscript: ${options.script ?? `${ROOT}scripts/default.ts`}\ndataDir: ${ROOT}dist/test-data\n${control}${yaml}`;
   const config = loadConfig({ text, env: {}, cwd: ROOT, moduleSchemas: moduleSchemas(builtinModules) });
   const logs: string[] = [];
   const log = Logger.create({ level: 'debug', sink: (line) => logs.push(line) });

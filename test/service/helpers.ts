@@ -72,6 +72,8 @@ export function serviceConfig(
     `script: ${JSON.stringify(script)}\n` +
     `dataDir: ${JSON.stringify(join(dir, 'data'))}\n` +
     `database:\n  url: ${JSON.stringify(databaseUrl(dir))}\n` +
+    // the control API's HTTP port would be shared by parallel tests: off unless the test configures it
+    (/^control:/m.test(extra) ? '' : 'control:\n  http:\n    listen: "off"\n') +
     // SIPp 3.6 answers MD5 only, and only the first challenge
     `modules:\n  auth:\n    algorithms: [MD5]\n${extra}`
   );

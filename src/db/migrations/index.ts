@@ -7,6 +7,7 @@
  * create. A table that exists already (a Kamailio database) is left as it is.
  */
 import {
+  adminTable,
   aliasTable,
   type ColumnDef,
   dispatcherTable,
@@ -79,5 +80,11 @@ export const migrations: readonly Migration[] = [
     // the dispatcher module's destinations (its `source: db`); a Kamailio table already there is kept
     name: 'kamailio table: dispatcher',
     steps: [{ kind: 'table', table: dispatcherTable }],
+  },
+  {
+    id: 5,
+    // the web dashboard's administrators (olelo admin add)
+    name: 'olelo table: olelo_admin',
+    steps: [{ kind: 'table', table: adminTable }],
   },
 ];

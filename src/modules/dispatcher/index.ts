@@ -20,7 +20,7 @@ import {
   destinationsFromRows,
   parseDispatcherList,
 } from './list.js';
-import { type DispatcherRpc, dispatcherRpc } from './rpc.js';
+import { type DispatcherRpc, dispatcherMethods, dispatcherRpc } from './rpc.js';
 
 /** The `dispatcher` script API. */
 export interface DispatcherApi {
@@ -197,6 +197,7 @@ export const dispatcherModule = defineModule({
 
     return {
       api,
+      rpc: dispatcherMethods(api.rpc),
       async start() {
         // a table that cannot be read stops the start, as a bad list file does
         if (fromDb) await reload();

@@ -3,7 +3,7 @@
  * `dispatcher.set_state`, `dispatcher.reload`, `dispatcher.ping_active`) so tools written for
  * `kamcmd dispatcher.*` read them. The RPC server (issue 7) registers them by name.
  */
-import { RpcError } from '../usrloc/rpc.js';
+import { describeMethods, RpcError, type RpcMethods } from '../../rpc/types.js';
 import type { Destination, DestinationState } from './destination.js';
 import { type Dispatcher, sameUri } from './dispatcher.js';
 import type { Prober } from './health.js';
@@ -131,3 +131,27 @@ export function dispatcherRpc(dispatcher: Dispatcher, prober: Prober, reload: ()
 
 /** The `dispatcher.*` commands. */
 export type DispatcherRpc = ReturnType<typeof dispatcherRpc>;
+
+/** The `dispatcher.*` commands with their documentation, for the control API. */
+export function dispatcherMethods(rpc: DispatcherRpc): RpcMethods {
+  return describeMethods(rpc, {
+    'dispatcher.list': {
+      doc: 'Every destination set with its destinations: state flags (A/I/D, P probing), priority, attributes, latency and load.',
+    },
+    'dispatcher.set_state': {
+      doc: 'Sets the state of a destination of a set, or of all of them: a (active), i (inactive), d (disabled), with p for probing (ip).',
+      params: [
+        { name: 'state', type: 'string', doc: 'a, i, d, ap, ip' },
+        { name: 'group', type: 'number', doc: 'the set id' },
+        { name: 'address', type: 'string', doc: 'the destination URI, or `all`' },
+      ],
+    },
+    'dispatcher.reload': {
+      doc: 'Reloads the destination list (file or table) and swaps it in atomically; the running sets stay when it cannot be read.',
+    },
+    'dispatcher.ping_active': {
+      doc: 'Switches OPTIONS probing on (1) or off (0); without an argument tells whether it is on.',
+      params: [{ name: 'state', type: 'number', optional: true }],
+    },
+  });
+}

@@ -115,6 +115,13 @@ export const domainModule = defineModule({
     };
     return {
       api,
+      rpc: {
+        'domain.reload': {
+          doc: 'Reads the domain table again; answers the domains now served.',
+          handler: api.rpc['domain.reload'],
+        },
+        'domain.dump': { doc: 'The domains read from the domain table.', handler: api.rpc['domain.dump'] },
+      },
       async start() {
         // a table that cannot be read at start stops the start: running with none would refuse every user
         await reload();

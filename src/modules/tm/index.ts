@@ -57,16 +57,23 @@ export const tmModule = defineModule({
   params: s.object({
     t1: s.duration({
       default: '500ms',
+      runtime: true,
       doc: 'RFC 3261 T1: round-trip estimate; retransmissions start at T1.',
     }),
-    t2: s.duration({ default: '4s', doc: 'RFC 3261 T2: longest retransmit interval.' }),
-    t4: s.duration({ default: '5s', doc: 'RFC 3261 T4: how long a message may stay in the network.' }),
+    t2: s.duration({ default: '4s', runtime: true, doc: 'RFC 3261 T2: longest retransmit interval.' }),
+    t4: s.duration({
+      default: '5s',
+      runtime: true,
+      doc: 'RFC 3261 T4: how long a message may stay in the network.',
+    }),
     frTimer: s.duration({
       default: '30s',
+      runtime: true,
       doc: 'Final-response timer for non-INVITE branches (and INVITE branches before a provisional).',
     }),
     frInvTimer: s.duration({
       default: '120s',
+      runtime: true,
       doc: 'Final-response timer for INVITE branches after a provisional response.',
     }),
   }),
@@ -108,7 +115,21 @@ export const tmModule = defineModule({
       isCanceled: (req) => (req.transaction as ProxyTransaction | undefined)?.canceled === true,
       newRequest: (options) => originate(pipeline, layer, options),
     };
-    return { api, stop: () => layer.stop() };
+    const config = layer.config;
+    return {
+      api,
+      // the layer reads these when a transaction or a timer starts, so a change applies to new ones
+      setParam(name, value) {
+        const ms = value as number;
+        if (name === 't1') config.t1 = ms;
+        else if (name === 't2') config.t2 = ms;
+        else if (name === 't4') config.t4 = ms;
+        else if (name === 'frTimer') config.frTimeout = ms;
+        else if (name === 'frInvTimer') config.frInviteTimeout = ms;
+        else throw new Error(`tm: ${name} cannot be changed at runtime`);
+      },
+      stop: () => layer.stop(),
+    };
   },
 });
 
@@ -127,6 +148,7 @@ async function originate(
   if (first === undefined) throw new Error(`no listener can reach ${formatUri(hop)}`);
   const { destination: dest, listener } = first;
   const branch = generateBranch();
+  layer.countLocalTransaction();
   const via = `SIP/2.0/${viaTransport(listener.protocol)} ${listener.advertisedHost}:${listener.advertisedPort};branch=${branch}`;
   const req = createRequest({ ...options, via: [via] });
   const data = req.toBuffer();

@@ -10,7 +10,7 @@ import type { LocationTable } from '../../db/types.js';
 import { DatabaseLocationStore } from './db-store.js';
 import { MemoryLocationStore } from './memory-store.js';
 import { FileLocationPersistence } from './persistence.js';
-import { type UsrlocRpc, usrlocRpc } from './rpc.js';
+import { type UsrlocRpc, usrlocMethods, usrlocRpc } from './rpc.js';
 import type { Binding, ExpiredListener, LocationPersistence, LocationStore, MaybePromise } from './types.js';
 
 /** The `usrloc` API, for route scripts and other modules. */
@@ -128,6 +128,7 @@ export const usrlocModule = defineModule({
     };
     return {
       api,
+      rpc: usrlocMethods(api.rpc),
       start: () => store.start(),
       stop: () => store.stop(),
     };

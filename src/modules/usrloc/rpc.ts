@@ -2,18 +2,11 @@
  * The control commands of usrloc, named and shaped like Kamailio's (`ul.dump`, `ul.lookup`, `ul.rm`) so
  * tools written for `kamcmd ul.*` read them. The RPC server registers them by name.
  */
+import { RpcError, type RpcMethods } from '../../rpc/types.js';
 import type { Binding, LocationRecord, LocationStore } from './types.js';
 
-/** A command failure with a JSON-RPC-style code (404 for an unknown AOR or contact, like Kamailio). */
-export class RpcError extends Error {
-  override readonly name = 'RpcError';
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Failures carry Kamailio's codes: 404 for an unknown AOR or contact, 400 for a bad argument. */
+export { RpcError };
 
 /** One contact as `ul.dump` and `ul.lookup` show it. */
 export interface RpcContact {
@@ -171,3 +164,47 @@ export function usrlocRpc(store: LocationStore) {
 
 /** The `ul.*` commands of a store. */
 export type UsrlocRpc = ReturnType<typeof usrlocRpc>;
+
+/** Kamailio's forms name the table first (`ul.lookup location AOR`); olelo has one table, `location`. */
+function withoutTable(args: string[]): string[] {
+  return args.length >= 2 && args[0] === 'location' ? args.slice(1) : args;
+}
+
+/**
+ * The `ul.*` commands with their documentation, for the control API. Each takes Kamailio's form, with the
+ * table name first (`ul.rm location alice@example.com`), or the AOR alone.
+ */
+export function usrlocMethods(rpc: UsrlocRpc): RpcMethods {
+  return {
+    'ul.dump': {
+      doc: 'Every AOR with its contacts (Kamailio shape: Domains[].Domain.AoRs[].Info); `brief` keeps only address and seconds left.',
+      params: [{ name: 'mode', type: 'string', optional: true, doc: '`brief`' }],
+      handler: (mode?: string) => rpc['ul.dump'](mode === 'brief' ? 'brief' : undefined),
+    },
+    'ul.lookup': {
+      doc: 'The contacts of one AOR; error 404 when it has none.',
+      params: [{ name: 'args', type: 'string', rest: true, doc: '[location] AOR' }],
+      handler: (...args: string[]) => {
+        const [aor] = withoutTable(args);
+        return rpc['ul.lookup'](aor ?? '');
+      },
+    },
+    'ul.rm': {
+      doc: 'Removes an AOR with all its contacts; error 404 when absent.',
+      params: [{ name: 'args', type: 'string', rest: true, doc: '[location] AOR' }],
+      handler: (...args: string[]) => {
+        const [aor] = withoutTable(args);
+        return rpc['ul.rm'](aor ?? '');
+      },
+    },
+    'ul.rm_contact': {
+      doc: 'Removes one contact of an AOR (compared per RFC 3261 §19.1.4); error 404 when absent.',
+      params: [{ name: 'args', type: 'string', rest: true, doc: '[location] AOR CONTACT' }],
+      handler: (...args: string[]) => {
+        const [aor, contact] = withoutTable(args);
+        if (contact === undefined || contact === '') throw new RpcError(400, 'contact missing');
+        return rpc['ul.rm'](aor ?? '', contact);
+      },
+    },
+  };
+}
