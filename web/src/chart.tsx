@@ -1,0 +1,116 @@
+/**
+ * A time chart over uPlot. Its figure carries what it shows as attributes, for people and tests alike:
+ * `data-last-value` (the sum of the series' latest values) and `data-max-value` (the largest such sum in
+ * the window); the latest values are also written beside the title.
+ */
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot, { type AlignedData, type Options } from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+export interface SeriesSpec {
+  label: string;
+  color: string;
+}
+
+/** Colours that stay apart on white. */
+export const PALETTE = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+  '#393b79',
+  '#637939',
+  '#8c6d31',
+  '#843c39',
+  '#7b4173',
+];
+
+const HEIGHT = 200;
+
+function format(value: number, decimals: number): string {
+  return value.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
+}
+
+/** Sum of the series' values at point `i` (absent values count as 0). */
+function total(data: AlignedData, i: number): number {
+  let sum = 0;
+  for (let s = 1; s < data.length; s++) sum += (data[s]![i] as number | null | undefined) ?? 0;
+  return sum;
+}
+
+export function Chart({
+  title,
+  unit,
+  series,
+  data,
+  decimals = 1,
+}: {
+  title: string;
+  unit: string;
+  series: readonly SeriesSpec[];
+  /** [unix seconds[], series 1[], series 2[], ...] */
+  data: AlignedData;
+  decimals?: number;
+}) {
+  const holder = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+
+  // the chart is created once per set of series; data changes only call setData
+  const key = series.map((s) => s.label).join('|');
+  useEffect(() => {
+    const element = holder.current!;
+    const options: Options = {
+      width: Math.max(element.clientWidth, 300),
+      height: HEIGHT,
+      legend: { show: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] } },
+      axes: [{}, { label: unit, size: 60 }],
+      series: [
+        {},
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 1.5,
+          value: (_u: uPlot, v: number | null) => (v === null ? '–' : format(v, decimals)),
+        })),
+      ],
+    };
+    const chart = new uPlot(options, data, element);
+    plot.current = chart;
+    const resize = new ResizeObserver(() => {
+      chart.setSize({ width: Math.max(element.clientWidth, 300), height: HEIGHT });
+    });
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      chart.destroy();
+      plot.current = null;
+    };
+    // recreated only when the series change; data goes through setData
+  }, [key]);
+
+  useEffect(() => {
+    plot.current?.setData(data);
+  }, [data]);
+
+  const points = data[0].length;
+  const last = points === 0 ? 0 : total(data, points - 1);
+  let max = 0;
+  for (let i = 0; i < points; i++) max = Math.max(max, total(data, i));
+  return (
+    <figure class="chart" data-last-value={String(last)} data-max-value={String(max)} data-points={points}>
+      <figcaption>
+        <span class="chart-title">{title}</span>
+        <span class="chart-value">{points === 0 ? '…' : `${format(last, decimals)} ${unit}`}</span>
+      </figcaption>
+      <div ref={holder} class="chart-plot" />
+    </figure>
+  );
+}
