@@ -17,6 +17,7 @@ import { formatUri, isSipUri, parseUri, type SipUri } from '../sip/uri.js';
 import type { Destination, Listener, Source, TransportError } from '../transport/types.js';
 import { type NextHop, ReplyContext, RequestContext } from './context.js';
 import type { Logger } from './logger.js';
+import { ReceivedCounters, StatelessReplyCounters } from './message-stats.js';
 import type { CoreServices } from './module.js';
 import type { Myself } from './myself.js';
 import {
@@ -139,6 +140,8 @@ export class Pipeline implements CoreServices {
     | 'parseErrors'
     | 'badRequestsReplied'
     | 'dropped'
+    | 'droppedRequests'
+    | 'droppedReplies'
     | 'forwardedRequests'
     | 'forwardedReplies'
     | 'slReplies'
@@ -146,6 +149,10 @@ export class Pipeline implements CoreServices {
     | 'sendErrors',
     Stat
   >;
+  /** Requests by method, replies by class (`core.rcv_requests_<method>`, `core.rcv_replies_<N>xx`). */
+  private readonly receivedBy: ReceivedCounters;
+  /** Kamailio's `sl` group. */
+  private readonly sl: StatelessReplyCounters;
 
   constructor(options: PipelineOptions) {
     this.transport = options.transport;
@@ -162,14 +169,23 @@ export class Pipeline implements CoreServices {
       replies: c('rcv_replies', 'replies received'),
       parseErrors: c('parse_errors', 'messages that failed to parse'),
       badRequestsReplied: c('bad_msg_replied', 'unparsable requests answered with 400'),
-      dropped: c('drop_messages', 'messages dropped'),
+      dropped: c('drop_messages', 'messages dropped by the core'),
+      droppedRequests: c('drop_requests', 'requests dropped, by the core or the route script'),
+      droppedReplies: c('drop_replies', 'replies dropped, by the core or the reply route'),
       forwardedRequests: c('fwd_requests', 'requests forwarded statelessly'),
       forwardedReplies: c('fwd_replies', 'replies forwarded'),
       slReplies: c('sl_replies', 'stateless replies sent'),
       scriptErrors: c('script_errors', 'route script handlers that threw'),
       sendErrors: c('send_errors', 'sends that failed'),
     };
-    options.stats.gauge('core', 'in_flight', 'messages being processed by the route script');
+    this.receivedBy = new ReceivedCounters(options.stats);
+    this.sl = new StatelessReplyCounters(options.stats);
+    options.stats.gauge(
+      'core',
+      'in_flight',
+      'messages being processed by the route script',
+      () => this.inFlight,
+    );
   }
 
   get listeners(): readonly Listener[] {
@@ -233,6 +249,7 @@ export class Pipeline implements CoreServices {
 
   private receiveRequest(msg: SipRequest, source: Source): void {
     this.s.requests.value++;
+    this.receivedBy.request(msg.method);
     let via: Via | undefined;
     try {
       via = msg.topVia;
@@ -241,7 +258,7 @@ export class Pipeline implements CoreServices {
     }
     if (via === undefined) {
       // no readable Via: no way to reply (RFC 3261 §18.2.2)
-      this.drop('request without a readable Via', source);
+      this.dropRequest('request without a readable Via', source);
       return;
     }
     if (this.hooks?.request(msg, via, source) === true) return;
@@ -252,7 +269,8 @@ export class Pipeline implements CoreServices {
     // (RFC 3261 §17.1.1.3) and ends here, as Kamailio's sl module absorbs it: routed on like an in-dialog
     // ACK it would reach the Request-URI, which never saw the INVITE
     if (msg.method === 'ACK' && this.acksStatelessReply(msg)) {
-      this.drop('ACK for a stateless reply', source);
+      this.sl.receivedAcks.value++;
+      this.dropRequest('ACK for a stateless reply', source);
       return;
     }
 
@@ -277,6 +295,7 @@ export class Pipeline implements CoreServices {
 
   private receiveResponse(msg: SipResponse, source: Source): void {
     this.s.replies.value++;
+    this.receivedBy.reply(msg.status);
     let via: Via | undefined;
     try {
       via = msg.topVia;
@@ -288,7 +307,7 @@ export class Pipeline implements CoreServices {
       via === undefined ||
       !this.myself.matches(via.host, via.port ?? defaultPort(viaProtocol(via) ?? 'udp'))
     ) {
-      this.drop('response whose top Via is not ours', source);
+      this.dropReply('response whose top Via is not ours', source);
       return;
     }
     if (this.hooks?.response(msg, via, source) === true) return;
@@ -377,6 +396,10 @@ export class Pipeline implements CoreServices {
   }
 
   private done(ctx: RequestContext | ReplyContext): void {
+    if (ctx.disposition === 'dropped') {
+      if (ctx.kind === 'request') this.s.droppedRequests.value++;
+      else this.s.droppedReplies.value++;
+    }
     if (ctx.kind === 'request' && ctx.transaction !== undefined) this.hooks?.scriptDone(ctx);
     if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -405,6 +428,16 @@ export class Pipeline implements CoreServices {
     this.s.scriptErrors.value++;
     ctx.log.error('route handler failed', { error: e instanceof Error ? e : String(e) });
     if (ctx.kind === 'request' && ctx.disposition === 'pending') this.reply(ctx, 500);
+  }
+
+  private dropRequest(reason: string, source: Source): void {
+    this.s.droppedRequests.value++;
+    this.drop(reason, source);
+  }
+
+  private dropReply(reason: string, source: Source): void {
+    this.s.droppedReplies.value++;
+    this.drop(reason, source);
   }
 
   private drop(reason: string, source: Source): void {
@@ -437,7 +470,8 @@ export class Pipeline implements CoreServices {
     });
     ctx.disposition = 'replied';
     this.s.slReplies.value++;
-    this.sendTo(data, replyDestination(req.topVia, ctx.source));
+    this.sl.reply(status);
+    if (!this.sendTo(data, replyDestination(req.topVia, ctx.source))) this.sl.failures.value++;
   }
 
   /**
@@ -456,7 +490,7 @@ export class Pipeline implements CoreServices {
   private replyToUnparsable(data: Buffer, source: Source, error: SipParseError): void {
     const text = data.toString('latin1', 0, Math.min(data.length, this.limits.maxMessageSize));
     if (text.startsWith('SIP/') || text.length === 0) {
-      this.drop(`unparsable response: ${error.reason}`, source);
+      this.dropReply(`unparsable response: ${error.reason}`, source);
       return;
     }
     let via: Via | undefined;
@@ -483,13 +517,15 @@ export class Pipeline implements CoreServices {
       }
     }
     if (via === undefined) {
-      this.drop(`unparsable request without a readable Via: ${error.reason}`, source);
+      this.dropRequest(`unparsable request without a readable Via: ${error.reason}`, source);
       return;
     }
     const reason = error.reason.replace(/[\r\n]/g, ' ');
     const status = error.status === 505 ? 505 : 400;
     const res = `SIP/2.0 ${status} ${reason}\r\n${copied.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
     this.s.badRequestsReplied.value++;
+    this.sl.reply(status);
+    this.sl.sentErrors.value++;
     // debug: junk from scanners must not flood the log (counted in core.bad_msg_replied)
     if (this.log.enabled('debug')) {
       this.log.debug('bad request', {
@@ -497,7 +533,7 @@ export class Pipeline implements CoreServices {
         src: `${source.protocol}:${source.address}:${source.port}`,
       });
     }
-    this.sendTo(Buffer.from(res, 'latin1'), replyDestination(via, source));
+    if (!this.sendTo(Buffer.from(res, 'latin1'), replyDestination(via, source))) this.sl.failures.value++;
   }
 
   // ------------------------------------------------------------------ forwarding
@@ -686,19 +722,19 @@ export class Pipeline implements CoreServices {
     msg.popVia();
     const next = msg.topVia;
     if (next === undefined) {
-      this.drop('response for this server (no transaction layer yet)', ctx.source);
+      this.dropReply('response for this server (no transaction layer yet)', ctx.source);
       return;
     }
     const target = responseTarget(next);
     if (target === undefined) {
-      this.drop(`response to unsupported transport ${next.transport}`, ctx.source);
+      this.dropReply(`response to unsupported transport ${next.transport}`, ctx.source);
       return;
     }
     let dest: Destination;
     try {
       dest = await resolveTarget(target);
     } catch {
-      this.drop(`cannot resolve ${target.host}`, ctx.source);
+      this.dropReply(`cannot resolve ${target.host}`, ctx.source);
       return;
     }
     ctx.disposition = 'forwarded';

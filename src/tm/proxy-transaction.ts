@@ -535,6 +535,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   private failBranch(branch: Branch, status: number, timedOut: boolean): void {
     branch.status = status;
     branch.timedOut = timedOut;
+    if (timedOut) this.layer.countTimeout();
     branch.response = undefined;
     this.lastFailedBranch = branch;
     this.checkCompletion();
@@ -641,6 +642,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     // a downstream response still carries our Via on top; a local one has the request's Vias only
     const fromDownstream = res.via.length > this.st.requestViaCount;
     if (fromDownstream) res.popVia();
+    else this.layer.countGeneratedReply();
     if (res.status === 503) res.setStatus(500, 'Service Unavailable');
     if (res.status === 401 || res.status === 407) this.mergeChallenges(res);
     this.sendUpstream(res.toBuffer(), res.status);

@@ -40,6 +40,7 @@ export interface ServerTransactionHost {
   serverTerminated(st: ServerTransaction): void;
   /** Counters. */
   countRetransmission(): void;
+  countReplySent(): void;
 }
 
 /** One server transaction. */
@@ -134,7 +135,10 @@ export class ServerTransaction implements TimerOwner {
     if (s === 'terminated' || s === 'completed' || s === 'confirmed') return;
     if (s === 'accepted') {
       // RFC 6026 §7.1: further 2xx pass to the transport; nothing is kept for retransmission
-      if (status >= 200 && status < 300) this.transmit(data);
+      if (status >= 200 && status < 300) {
+        this.host.countReplySent();
+        this.transmit(data);
+      }
       return;
     }
     this.lastStatus = status;
@@ -142,6 +146,7 @@ export class ServerTransaction implements TimerOwner {
       // Accepted (below) never replays its response: the 2xx is not kept
       this.lastResponse = undefined;
     } else this.lastResponse = data;
+    this.host.countReplySent();
     this.transmit(data);
     if (this.state === 'terminated') return; // the send failed
     if (status >= 200) this.request = undefined;
