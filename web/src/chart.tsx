@@ -1,7 +1,8 @@
 /**
- * A time chart over uPlot. Its figure carries what it shows as attributes, for people and tests alike:
- * `data-last-value` (the sum of the series' latest values) and `data-max-value` (the largest such sum in
- * the window); the latest values are also written beside the title.
+ * A time chart over uPlot. Its headline figure, beside the title, is the latest total of the series (rates:
+ * the total per second) or the latest value of the first series (gauges of different things: contacts and
+ * users). The figure element carries it as attributes, for people and tests alike: `data-last-value` and
+ * `data-max-value` (the largest in the window), with `data-points`.
  */
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot, { type AlignedData, type Options } from 'uplot';
@@ -37,8 +38,12 @@ function format(value: number, decimals: number): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
 }
 
-/** Sum of the series' values at point `i` (absent values count as 0). */
-function total(data: AlignedData, i: number): number {
+/** What the headline shows: the sum of the series, or the first series. */
+export type Headline = 'sum' | 'first';
+
+/** The headline value at point `i` (absent values count as 0). */
+function headlineAt(data: AlignedData, i: number, headline: Headline): number {
+  if (headline === 'first') return (data[1]?.[i] as number | null | undefined) ?? 0;
   let sum = 0;
   for (let s = 1; s < data.length; s++) sum += (data[s]![i] as number | null | undefined) ?? 0;
   return sum;
@@ -50,6 +55,7 @@ export function Chart({
   series,
   data,
   decimals = 1,
+  headline = 'sum',
 }: {
   title: string;
   unit: string;
@@ -57,6 +63,7 @@ export function Chart({
   /** [unix seconds[], series 1[], series 2[], ...] */
   data: AlignedData;
   decimals?: number;
+  headline?: Headline;
 }) {
   const holder = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -101,11 +108,17 @@ export function Chart({
   }, [data]);
 
   const points = data[0].length;
-  const last = points === 0 ? 0 : total(data, points - 1);
+  const last = points === 0 ? 0 : headlineAt(data, points - 1, headline);
   let max = 0;
-  for (let i = 0; i < points; i++) max = Math.max(max, total(data, i));
+  for (let i = 0; i < points; i++) max = Math.max(max, headlineAt(data, i, headline));
   return (
-    <figure class="chart" data-last-value={String(last)} data-max-value={String(max)} data-points={points}>
+    <figure
+      class="chart"
+      data-title={title}
+      data-last-value={String(last)}
+      data-max-value={String(max)}
+      data-points={points}
+    >
       <figcaption>
         <span class="chart-title">{title}</span>
         <span class="chart-value">{points === 0 ? '…' : `${format(last, decimals)} ${unit}`}</span>

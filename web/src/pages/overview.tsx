@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AlignedData } from 'uplot';
 import { rpc, Unauthorized } from '../api';
-import { Chart, PALETTE, type SeriesSpec } from '../chart';
+import { Chart, type Headline, PALETTE, type SeriesSpec } from '../chart';
 import { ErrorMessage, messageOf, PageHeader } from '../components';
 
 /** How often the statistics are read, ms. */
@@ -44,6 +44,7 @@ interface ChartSpec {
   title: string;
   unit: string;
   decimals: number;
+  headline?: Headline;
   series: (SeriesSpec & { value(previous: Sample, current: Sample): number })[];
 }
 
@@ -107,6 +108,7 @@ const CHARTS: ChartSpec[] = [
     title: 'Registered contacts',
     unit: '',
     decimals: 0,
+    headline: 'first',
     series: [
       { label: 'contacts', color: color(0), value: gauge('usrloc.location_contacts') },
       { label: 'users', color: color(2), value: gauge('usrloc.registered_users') },
@@ -125,6 +127,7 @@ const CHARTS: ChartSpec[] = [
     title: 'Memory',
     unit: 'MiB',
     decimals: 1,
+    headline: 'first',
     series: [
       { label: 'RSS', color: color(0), value: gauge('process.rss', 1024 * 1024) },
       { label: 'heap used', color: color(2), value: gauge('process.heap_used', 1024 * 1024) },
@@ -240,6 +243,7 @@ export function Overview() {
             title={spec.title}
             unit={spec.unit}
             decimals={spec.decimals}
+            headline={spec.headline ?? 'sum'}
             series={spec.series}
             data={chartData(spec)}
           />
