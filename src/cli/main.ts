@@ -10,6 +10,7 @@ import { moduleSchemas } from '../core/module.js';
 import { Server } from '../core/server.js';
 import { builtinModules } from '../script/api.js';
 import { loadScript, ScriptError } from '../script/loader.js';
+import { CTL_HELP, ctl } from './ctl.js';
 import { PROVISION_COMMANDS, PROVISION_HELP, provision } from './provision.js';
 
 interface PackageInfo {
@@ -23,7 +24,8 @@ function packageInfo(): PackageInfo {
 }
 
 const HELP = `Usage: olelo [options]
-       olelo [--config FILE] user|domain|alias|dispatcher COMMAND ...
+       olelo [--config FILE] user|domain|alias|dispatcher|admin COMMAND ...
+       olelo [--config FILE] ctl METHOD [PARAM...]
 
 Runs the olelo SIP server. Without --config it runs on embedded defaults: SIP over UDP and TCP on
 port 5060 (IPv4 and, where available, IPv6), WebSocket on 8080, the route script scripts/default.ts,
@@ -40,7 +42,8 @@ Options:
 Every setting can also be given as an environment variable (see docs/configuration.md).
 Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the route script.
 
-${PROVISION_HELP}`;
+${PROVISION_HELP}
+${CTL_HELP}`;
 
 /** Options of either command line that take a value (the word after them is not a command). */
 const VALUE_OPTIONS = new Set([
@@ -54,6 +57,10 @@ const VALUE_OPTIONS = new Set([
   '--priority',
   '--attrs',
   '--description',
+  '--password',
+  '--socket',
+  '--url',
+  '--token',
 ]);
 
 /** The first word that is neither an option nor an option's value. */
@@ -70,6 +77,10 @@ function commandOf(args: readonly string[]): string | undefined {
 export async function main(args: string[]): Promise<number> {
   const command = commandOf(args);
   if (command !== undefined && PROVISION_COMMANDS.includes(command)) return provision(args);
+  if (command === 'ctl') {
+    const at = args.indexOf('ctl');
+    return ctl([...args.slice(0, at), ...args.slice(at + 1)]);
+  }
   let opts: ReturnType<typeof parse>;
   try {
     opts = parse(args);

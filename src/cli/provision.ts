@@ -16,7 +16,7 @@ import { SipParseError } from '../sip/errors.js';
 import { scanHostPort } from '../sip/host.js';
 
 /** The first words of the provisioning commands. */
-export const PROVISION_COMMANDS: readonly string[] = ['user', 'domain', 'alias', 'dispatcher'];
+export const PROVISION_COMMANDS: readonly string[] = ['user', 'domain', 'alias', 'dispatcher', 'admin'];
 
 export const PROVISION_HELP = `Provisioning (the database of --config, as the server uses it; also while it runs):
   olelo user add ADDRESS PASSWORD [--email EMAIL] [--hash-only]
@@ -34,6 +34,10 @@ export const PROVISION_HELP = `Provisioning (the database of --config, as the se
                                      (ATTRS as in dispatcher.list: "weight=50;duid=gw1")
   olelo dispatcher rm ID | list [SETID] [--json]
                                      list prints dispatcher.list lines, each with its ID
+  olelo admin add NAME [PASSWORD] [--password PASSWORD]
+                                     who may log in to the web dashboard; PASSWORD - (or none)
+                                     reads it from standard input
+  olelo admin passwd NAME [PASSWORD] | rm NAME | list [--json]
 
 ADDRESS and ALIAS are user@domain or sip:user@domain; the domain is the digest realm. A server with
 modules.dispatcher.source db reads the dispatcher table at start and on reload.
@@ -110,6 +114,7 @@ function parse(args: string[]) {
       attrs: { type: 'string' },
       description: { type: 'string' },
       force: { type: 'boolean' },
+      password: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -376,6 +381,72 @@ function dispatcher(verb: string, rest: string[], options: Options, io: Provisio
   }
 }
 
+const ADMIN_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+
+function adminName(text: string): string {
+  if (!ADMIN_NAME.test(text))
+    throw new UsageError(`bad administrator name '${text}': 1 to 64 letters, digits, '.', '_', '@' or '-'`);
+  return text;
+}
+
+/** An administrator's password: `--password`, the argument, or (none, or `-`) the first line of stdin. */
+async function adminPassword(given: string | undefined, options: Options, io: ProvisionIo): Promise<string> {
+  if (options.password !== undefined && given !== undefined)
+    throw new UsageError('give the password once: as an argument or with --password');
+  const secret = await password(options.password ?? given ?? '-', io);
+  if (secret.length < 8) throw new UsageError('the password is shorter than 8 characters');
+  return secret;
+}
+
+async function admin(verb: string, rest: string[], options: Options, io: ProvisionIo): Promise<Action> {
+  switch (verb) {
+    case 'add': {
+      expectArgs(rest, 1, 2, 'admin add NAME [PASSWORD] [--password PASSWORD]');
+      const name = adminName(rest[0]!);
+      const secret = await adminPassword(rest[1], options, io);
+      return async (db) => {
+        try {
+          await db.admins.add(name, secret);
+        } catch (error) {
+          if (error instanceof StorageError && error.code === 'exists')
+            throw new Refused(`administrator ${name} exists already`);
+          throw error;
+        }
+        io.out(`added administrator ${name}`);
+      };
+    }
+    case 'passwd': {
+      expectArgs(rest, 1, 2, 'admin passwd NAME [PASSWORD] [--password PASSWORD]');
+      const name = adminName(rest[0]!);
+      const secret = await adminPassword(rest[1], options, io);
+      return async (db) => {
+        if (!(await db.admins.setPassword(name, secret))) throw new Refused(`no administrator ${name}`);
+        io.out(`changed the password of administrator ${name}`);
+      };
+    }
+    case 'rm': {
+      expectArgs(rest, 1, 1, 'admin rm NAME');
+      const name = adminName(rest[0]!);
+      return async (db) => {
+        if (!(await db.admins.remove(name))) throw new Refused(`no administrator ${name}`);
+        io.out(`removed administrator ${name}`);
+      };
+    }
+    case 'list': {
+      expectArgs(rest, 0, 0, 'admin list [--json]');
+      return async (db) => {
+        const admins = await db.admins.list();
+        if (options.json) io.out(JSON.stringify(admins, null, 2));
+        else
+          for (const a of admins)
+            io.out(`${a.username}\tcreated ${new Date(a.created * 1000).toISOString()}`);
+      };
+    }
+    default:
+      throw new UsageError(`unknown command 'admin ${verb}': add, passwd, rm or list`);
+  }
+}
+
 /** Runs a provisioning command (`user …`, `domain …`, `alias …`, `dispatcher …`); returns the exit status. */
 export async function provision(args: string[], io: ProvisionIo = processIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -393,7 +464,7 @@ export async function provision(args: string[], io: ProvisionIo = processIo): Pr
   const [noun, verb, ...rest] = positionals;
   if (noun === undefined || !PROVISION_COMMANDS.includes(noun) || verb === undefined) {
     io.err(
-      `olelo: expected a command: user, domain, alias or dispatcher with add, rm, list...\n\n${PROVISION_HELP}`,
+      `olelo: expected a command: user, domain, alias, dispatcher or admin with add, rm, list...\n\n${PROVISION_HELP}`,
     );
     return 2;
   }
@@ -408,7 +479,9 @@ export async function provision(args: string[], io: ProvisionIo = processIo): Pr
           ? domain(verb, rest, options, io)
           : noun === 'alias'
             ? alias(verb, rest, options, io)
-            : dispatcher(verb, rest, options, io);
+            : noun === 'admin'
+              ? await admin(verb, rest, options, io)
+              : dispatcher(verb, rest, options, io);
     const config = loadConfig({
       ...(file === undefined ? {} : { file }),
       moduleSchemas: moduleSchemas(builtinModules),

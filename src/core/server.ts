@@ -229,8 +229,12 @@ export class Server {
   /** Registers the core's control methods and runtime settings, and creates the control server. */
   private setUpControl(): void {
     const config = this.config;
-    this.runtimeConfig.addFields('log', coreSchema.info.fields!.log!, config.log, (name, value) => {
-      if (name === 'level') this.log.setLevel(value as Config['log']['level']);
+    this.runtimeConfig.add({
+      group: 'log',
+      name: 'level',
+      schema: coreSchema.info.fields!.log!.info.fields!.level!,
+      get: () => this.log.level,
+      apply: (value) => this.log.setLevel(value as Config['log']['level']),
     });
     this.rpc.register(
       coreMethods(

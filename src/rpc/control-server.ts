@@ -81,6 +81,26 @@ function cookies(req: IncomingMessage): Map<string, string> {
   return out;
 }
 
+/**
+ * Whether a call to `/RPC` or `/metrics` over TCP is allowed: with a token, only when the request carries
+ * it (`Bearer TOKEN`, or Basic with the token as password); without one, only on a loopback address.
+ */
+export function machineAccess(
+  listen: ControlListen,
+  token: string | undefined,
+  authorization: string | undefined,
+): boolean {
+  if (token === undefined) return listen !== 'off' && isLoopback(listen.host);
+  const auth = authorization ?? '';
+  if (auth.startsWith('Bearer ')) return sameSecret(auth.slice(7).trim(), token);
+  if (auth.startsWith('Basic ')) {
+    const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon !== -1 && sameSecret(decoded.slice(colon + 1), token);
+  }
+  return false;
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -90,21 +110,24 @@ class HttpError extends Error {
   }
 }
 
-/** Reads a request body up to {@link MAX_BODY}. */
+/**
+ * Reads a request body up to {@link MAX_BODY}. A larger one is read to its end and thrown away (so the
+ * client gets its 413 rather than a reset connection) unless it goes on past 16 times the limit.
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, `request body over ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size > 16 * MAX_BODY) req.destroy();
+      else if (size <= MAX_BODY) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      size > MAX_BODY
+        ? reject(new HttpError(413, `request body over ${MAX_BODY} bytes`))
+        : resolve(Buffer.concat(chunks).toString('utf8')),
+    );
     req.on('error', reject);
   });
 }
@@ -250,16 +273,7 @@ export class ControlServer {
 
   /** Whether `/RPC` and `/metrics` may answer this TCP request. */
   private machineAllowed(req: IncomingMessage): boolean {
-    const { listen, token } = this.options.http;
-    if (token === undefined) return listen !== 'off' && isLoopback(listen.host);
-    const auth = req.headers.authorization ?? '';
-    if (auth.startsWith('Bearer ')) return sameSecret(auth.slice(7).trim(), token);
-    if (auth.startsWith('Basic ')) {
-      const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      return colon !== -1 && sameSecret(decoded.slice(colon + 1), token);
-    }
-    return false;
+    return machineAccess(this.options.http.listen, this.options.http.token, req.headers.authorization);
   }
 
   private refuse(res: ServerResponse): void {
