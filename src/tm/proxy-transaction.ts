@@ -251,6 +251,8 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     this.laterGroups = groups.slice(1);
     if (this.isInvite && this.st.lastStatus === 0) {
       // RFC 3261 §16.2 / §17.2.1: 100 Trying for an INVITE at once, so the caller stops retransmitting
+      this.layer.countGeneratedReply();
+      this.layer.countReply(100);
       this.st.respond(createResponseBytes(this.request, 100), 100);
     }
     this.ctx.disposition = 'forwarded';
@@ -520,6 +522,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
       this.sendUpstream(res.toBuffer(), status);
       return;
     }
+    this.layer.countReply(status);
     this.st.respond(res.toBuffer(), status);
   }
 
