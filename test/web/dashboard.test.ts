@@ -37,7 +37,8 @@ const SKIP = !existsSync(CHROMIUM)
     : false;
 
 const ADMIN = { name: 'admin', password: 'dashboard-secret' };
-const USER = { name: 'dana', password: 'dana-secret', contactPort: 5099 };
+/** Added with `first`, then given `password` in the UI; SIPp registers with the latter. */
+const USER = { name: 'dana', first: 'dana-first', password: 'dana-secret', contactPort: 5099 };
 const ADDRESS = `${USER.name}@${DOMAIN}`;
 const CONTACT = `sip:${USER.name}@${LOCAL}:${USER.contactPort}`;
 /** Two destinations that are never called (probing is off). */
@@ -127,12 +128,12 @@ describe('web dashboard in chromium', { skip: SKIP }, () => {
     await page.getByTestId('version').filter({ hasText: 'olelo' }).waitFor();
   });
 
-  it('adds a subscriber through the UI, stored with its password', T, async () => {
+  it('adds a subscriber through the UI and changes its password', T, async () => {
     await nav('Subscribers').click();
     await page.getByRole('heading', { name: 'Subscribers' }).waitFor();
     const form = page.getByRole('form', { name: 'Add a subscriber' });
     await form.getByLabel('Address').fill(ADDRESS);
-    await form.getByLabel('Password').fill(USER.password);
+    await form.getByLabel('Password').fill(USER.first);
     await form.getByRole('button', { name: 'Add subscriber' }).click();
     await page
       .getByRole('status')
@@ -140,8 +141,16 @@ describe('web dashboard in chromium', { skip: SKIP }, () => {
       .waitFor();
     const table = page.getByRole('table', { name: 'Subscribers' });
     await table.getByRole('cell', { name: ADDRESS, exact: true }).waitFor();
-    const stored = await svc.server.db.subscribers.get(USER.name, DOMAIN);
-    assert.equal(stored?.password, USER.password);
+    assert.equal((await svc.server.db.subscribers.get(USER.name, DOMAIN))?.password, USER.first);
+    const row = table.getByRole('row').filter({ hasText: ADDRESS });
+    await row.getByRole('button', { name: 'Change password' }).click();
+    await row.getByLabel(`New password for ${ADDRESS}`).fill(USER.password);
+    await row.getByRole('button', { name: 'Save password' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Changed the password of ${ADDRESS}` })
+      .waitFor();
+    assert.equal((await svc.server.db.subscribers.get(USER.name, DOMAIN))?.password, USER.password);
     // the same address again is refused, and the refusal is shown
     await form.getByLabel('Address').fill(ADDRESS);
     await form.getByLabel('Password').fill('other');
@@ -262,12 +271,12 @@ describe('web dashboard in chromium', { skip: SKIP }, () => {
     const flags = () => set.getByRole('row').filter({ hasText: 'sip:127.0.0.1:5098' }).locator('abbr');
     await set.getByRole('cell', { name: 'sip:127.0.0.1:5098', exact: true }).waitFor();
     assert.match((await flags().getAttribute('data-flags')) ?? '', /^A/);
-    await page.getByRole('button', { name: 'Deactivate sip:127.0.0.1:5098' }).click();
-    await page.getByRole('button', { name: 'Activate sip:127.0.0.1:5098' }).waitFor();
+    await page.getByRole('button', { name: 'Deactivate sip:127.0.0.1:5098', exact: true }).click();
+    await page.getByRole('button', { name: 'Activate sip:127.0.0.1:5098', exact: true }).waitFor();
     assert.match((await flags().getAttribute('data-flags')) ?? '', /^I/);
     await shot('dispatcher');
-    await page.getByRole('button', { name: 'Activate sip:127.0.0.1:5098' }).click();
-    await page.getByRole('button', { name: 'Deactivate sip:127.0.0.1:5098' }).waitFor();
+    await page.getByRole('button', { name: 'Activate sip:127.0.0.1:5098', exact: true }).click();
+    await page.getByRole('button', { name: 'Deactivate sip:127.0.0.1:5098', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Reload list' }).click();
     await page.getByRole('status').filter({ hasText: 'Reloaded' }).waitFor();
   });
