@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { openStorage, type Storage } from '../../src/db/index.js';
 import { parseDispatcherList } from '../../src/modules/dispatcher/list.js';
 import {
@@ -444,5 +445,66 @@ describe('olelo provisioning and its database', () => {
     const db = await openStorage(`sqlite:${join(serverDir, 'data', 'olelo.db')}`);
     assert.equal((await db.subscribers.get('u1', 'example.com'))?.ha1, md5('u1:example.com:changed'));
     await db.close();
+  });
+});
+
+describe('olelo admin', () => {
+  const config = configFor('admins');
+
+  it('add stores an scrypt hash (never the password) that verifies; list, passwd and rm; exit codes', async () => {
+    exits(await olelo(config, 'admin', 'add', 'ops', '--password', 'first-secret'), 0);
+    const db = await database('admins');
+    try {
+      assert.equal(await db.admins.verify('ops', 'first-secret'), true);
+      assert.equal(await db.admins.verify('ops', 'wrong-secret'), false);
+      assert.equal(await db.admins.verify('nobody', 'first-secret'), false);
+      const raw = new Database(join(dir.path, 'admins', 'olelo.db'), { readonly: true });
+      const row = raw.prepare('SELECT password_hash FROM olelo_admin WHERE username = ?').get('ops') as {
+        password_hash: string;
+      };
+      raw.close();
+      assert.match(row.password_hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]{44}$/);
+      assert.ok(!row.password_hash.includes('first-secret'));
+    } finally {
+      await db.close();
+    }
+    const twice = await olelo(config, 'admin', 'add', 'ops', 'another-secret');
+    exits(twice, 1);
+    assert.match(twice.stderr, /administrator ops exists already/);
+    const list = await olelo(config, 'admin', 'list', '--json');
+    exits(list, 0);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as { username: string }[]).map((a) => a.username),
+      ['ops'],
+    );
+    exits(await olelo(config, 'admin', 'passwd', 'ops', 'second-secret'), 0);
+    const after = await database('admins');
+    try {
+      assert.equal(await after.admins.verify('ops', 'first-secret'), false);
+      assert.equal(await after.admins.verify('ops', 'second-secret'), true);
+    } finally {
+      await after.close();
+    }
+    exits(await olelo(config, 'admin', 'passwd', 'nobody', 'second-secret'), 1);
+    exits(await olelo(config, 'admin', 'rm', 'ops'), 0);
+    exits(await olelo(config, 'admin', 'rm', 'ops'), 1);
+  });
+
+  it('reads the password from standard input; refuses short passwords and bad names with exit 2', async () => {
+    exits(await oleloWithInput(config, 'from-stdin-pw\n', 'admin', 'add', 'piped'), 0);
+    const db = await database('admins');
+    try {
+      assert.equal(await db.admins.verify('piped', 'from-stdin-pw'), true);
+    } finally {
+      await db.close();
+    }
+    const short = await olelo(config, 'admin', 'add', 'shorty', 'short');
+    exits(short, 2);
+    assert.match(short.stderr, /shorter than 8/);
+    const bad = await olelo(config, 'admin', 'add', 'bad name', 'long-enough');
+    exits(bad, 2);
+    assert.match(bad.stderr, /bad administrator name/);
+    const both = await olelo(config, 'admin', 'add', 'x', 'long-enough', '--password', 'long-enough');
+    exits(both, 2);
   });
 });
