@@ -102,7 +102,7 @@ function section(path: string[], description: SchemaDescription, lines: string[]
   const depth = Math.min(path.length + 2, 4);
   lines.push(`${'#'.repeat(depth)} \`${path.join('.')}\``, '');
   if (description.doc !== undefined) lines.push(description.doc, '');
-  if (description.kind === 'object' && path.length < 2 && description.fields !== undefined) {
+  if (description.kind === 'object' && path.length < 3 && description.fields !== undefined) {
     lines.push(`Environment: \`${envVariableName(path)}\` (JSON) or the variables of its fields.`, '');
     for (const [name, field] of Object.entries(description.fields)) section([...path, name], field, lines);
     return;

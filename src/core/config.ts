@@ -318,23 +318,27 @@ const coreFields = {
         doc: 'Most Via header fields in one message.',
       }),
       maxConnections: s.integer({
+        runtime: true,
         min: 1,
         max: 10_000_000,
         default: 10_000,
         doc: 'Most open TCP, TLS and WebSocket connections; new ones are refused beyond it.',
       }),
       maxConnectionsPerIp: s.integer({
+        runtime: true,
         min: 1,
         max: 10_000_000,
         default: 100,
         doc: 'Most open connections from one IP address.',
       }),
       connectionIdleTimeout: s.duration({
+        runtime: true,
         min: 1000,
         default: '10m',
         doc: 'A connection with no traffic for this long is closed.',
       }),
       messageReadTimeout: s.duration({
+        runtime: true,
         min: 100,
         default: '10s',
         doc: 'A connection that stalls in the middle of a message for longer than this is closed (slowloris defence).',

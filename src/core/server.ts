@@ -229,12 +229,17 @@ export class Server {
   /** Registers the core's control methods and runtime settings, and creates the control server. */
   private setUpControl(): void {
     const config = this.config;
+    const server = this;
     this.runtimeConfig.add({
       group: 'log',
       name: 'level',
       schema: coreSchema.info.fields!.log!.info.fields!.level!,
       get: () => this.log.level,
       apply: (value) => this.log.setLevel(value as Config['log']['level']),
+    });
+    const limits = { ...config.limits };
+    this.runtimeConfig.addFields('limits', coreSchema.info.fields!.limits!, limits, (name, value) => {
+      this.transport!.setLimits({ [name]: value });
     });
     this.rpc.register(
       coreMethods(
@@ -248,14 +253,13 @@ export class Server {
           },
           scriptPath: config.script,
           runtimeConfig: this.runtimeConfig,
-          limits: config.limits,
+          limits,
           transportStats: () => this.transport?.stats() as ReturnType<TransportLayer['stats']> | undefined,
           reloadScript: () => this.reloadScript(),
         },
         this.rpc,
       ),
     );
-    const server = this;
     const domain = () => this.modules?.domain;
     this.rpc.register(
       provisionMethods(this.db, {

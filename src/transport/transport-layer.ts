@@ -55,7 +55,7 @@ export class TransportLayer {
   private readonly context: StreamContext;
   private readonly table = new ConnectionTable();
   private readonly counters: TransportStats = createStats();
-  private readonly limits: Readonly<Required<TransportLimits>>;
+  private limits: Readonly<Required<TransportLimits>>;
   private state: State = 'new';
   private sweepTimer: NodeJS.Timeout | undefined;
   private drained: (() => void) | undefined;
@@ -108,10 +108,30 @@ export class TransportLayer {
     this.listeners = Object.freeze(listeners);
   }
 
+  /**
+   * Changes connection limits while running (`cfg.set limits ...`): new connections and the next sweep
+   * use them; connections over a lowered limit are not closed.
+   */
+  setLimits(
+    changes: Partial<
+      Pick<
+        TransportLimits,
+        'maxConnections' | 'maxConnectionsPerIp' | 'connectionIdleTimeout' | 'messageReadTimeout'
+      >
+    >,
+  ): void {
+    for (const [name, value] of Object.entries(changes))
+      if (!(typeof value === 'number' && value > 0)) throw new RangeError(`limits.${name} must be positive`);
+    this.limits = Object.freeze({ ...this.limits, ...changes });
+  }
+
   private createContext(): StreamContext {
+    const layer = this;
     return {
       stats: this.counters,
-      limits: this.limits,
+      get limits() {
+        return layer.limits;
+      },
       table: this.table,
       observed: this.options.onEvent !== undefined,
       deliver: (data: Buffer, source: Source) => this.deliver(data, source),

@@ -314,6 +314,9 @@ describe('control API', () => {
       assert.equal(server.log.level, 'info');
       assert.match(await fails(via, 400, 'cfg.set', 'log', 'level', 'loud'), /log\.level/);
       await ok(via, 'cfg.set', 'log', 'level', 'debug');
+      assert.equal(await ok(via, 'cfg.set', 'limits', 'max_connections', 77), 77);
+      assert.equal(((await ok(via, 'core.tcp_info')) as { max_connections: number }).max_connections, 77);
+      await ok(via, 'cfg.set', 'limits', 'maxConnections', server.config.limits.maxConnections);
       await ok(via, 'cfg.set', 'tm', 'fr_timer', 30_000);
     },
     'cfg.list': async (via) => {
