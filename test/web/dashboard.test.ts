@@ -76,42 +76,48 @@ describe('web dashboard in chromium', { skip: SKIP }, () => {
   const chartValue = async (title: string, attribute: 'data-last-value' | 'data-max-value') =>
     Number(await chart(title).getAttribute(attribute));
 
-  before(async () => {
-    assert.ok(existsSync(WEB_INDEX), `${WEB_INDEX} is missing: build the dashboard first (npm run build)`);
-    mkdirSync(OUTPUT, { recursive: true });
-    dir = tempDir('olelo-web-');
-    await provision(dir.path, { users: {}, domains: [DOMAIN] });
-    const modules = `  dispatcher:\n    list: |\n      ${DISPATCHER}`;
-    // the administrator is created by the real CLI, on the same database as the server
-    const configFile = join(dir.path, 'olelo.yaml');
-    writeFileSync(configFile, serviceConfig(dir.path, `${modules}${CONTROL}`));
-    const added = await runOlelo(
-      ['--config', configFile, 'admin', 'add', ADMIN.name, '--password', ADMIN.password],
-      { cwd: dir.path, timeoutMs: 20_000 },
-    );
-    assert.equal(added.code, 0, `olelo admin add: ${added.stdout}${added.stderr}`);
-    svc = await startService(dir.path, { modules, yaml: CONTROL });
-    const address = svc.server.control?.httpAddress;
-    assert.ok(address, 'the control HTTP server is not listening');
-    base = `http://${LOCAL}:${address.port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-      headless: true,
-      timeout: 30_000,
-    });
-    context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(WAIT);
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-  });
+  before(
+    async () => {
+      assert.ok(existsSync(WEB_INDEX), `${WEB_INDEX} is missing: build the dashboard first (npm run build)`);
+      mkdirSync(OUTPUT, { recursive: true });
+      dir = tempDir('olelo-web-');
+      await provision(dir.path, { users: {}, domains: [DOMAIN] });
+      const modules = `  dispatcher:\n    list: |\n      ${DISPATCHER}`;
+      // the administrator is created by the real CLI, on the same database as the server
+      const configFile = join(dir.path, 'olelo.yaml');
+      writeFileSync(configFile, serviceConfig(dir.path, `${modules}${CONTROL}`));
+      const added = await runOlelo(
+        ['--config', configFile, 'admin', 'add', ADMIN.name, '--password', ADMIN.password],
+        { cwd: dir.path, timeoutMs: 20_000 },
+      );
+      assert.equal(added.code, 0, `olelo admin add: ${added.stdout}${added.stderr}`);
+      svc = await startService(dir.path, { modules, yaml: CONTROL });
+      const address = svc.server.control?.httpAddress;
+      assert.ok(address, 'the control HTTP server is not listening');
+      base = `http://${LOCAL}:${address.port}`;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+        headless: true,
+        timeout: 30_000,
+      });
+      context = await browser.newContext({ baseURL: base, viewport: { width: 1280, height: 900 } });
+      context.setDefaultTimeout(WAIT);
+      page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+    },
+    { timeout: 60_000 },
+  );
 
-  after(async () => {
-    killAllSipp();
-    await browser?.close().catch(() => {});
-    await svc?.stop();
-    dir?.remove();
-  });
+  after(
+    async () => {
+      killAllSipp();
+      await browser?.close().catch(() => {});
+      await svc?.stop();
+      dir?.remove();
+    },
+    { timeout: 30_000 },
+  );
 
   it('refuses a wrong password, then logs in', T, async () => {
     await page.goto('/');
