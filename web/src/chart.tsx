@@ -34,6 +34,12 @@ export const PALETTE = [
 
 const HEIGHT = 200;
 
+/** Puts the latest values in the legend when the cursor is not on the plot. */
+function showLatest(u: uPlot): void {
+  const points = u.data[0].length;
+  if (u.cursor.idx == null && points > 0) u.setLegend({ idx: points - 1 }, false);
+}
+
 function format(value: number, decimals: number): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
 }
@@ -79,6 +85,8 @@ export function Chart({
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] } },
       axes: [{}, { label: unit, size: 60 }],
+      // the legend shows the latest values unless the cursor points at others
+      hooks: { setCursor: [showLatest] },
       series: [
         {},
         ...series.map((s) => ({
@@ -104,7 +112,9 @@ export function Chart({
   }, [key]);
 
   useEffect(() => {
-    plot.current?.setData(data);
+    if (plot.current === null) return;
+    plot.current.setData(data);
+    showLatest(plot.current);
   }, [data]);
 
   const points = data[0].length;
