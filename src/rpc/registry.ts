@@ -210,3 +210,14 @@ function errorResponse(
 ): JsonRpcResponse {
   return { jsonrpc: '2.0', error: data === undefined ? { code, message } : { code, message, data }, id };
 }
+
+/** The Markdown table of every method of a registry, for docs/control.md. */
+export function methodReference(registry: RpcRegistry): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const rows = registry.names().map((name) => {
+    const method = registry.get(name)!;
+    const params = signature(name, method).slice(name.length).trim();
+    return `| \`${name}\` | ${params === '' ? '' : `\`${cell(params)}\``} | ${cell(method.doc)} |`;
+  });
+  return ['| Method | Parameters | What it does |', '| --- | --- | --- |', ...rows].join('\n');
+}

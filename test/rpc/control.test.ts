@@ -3,13 +3,15 @@
  * socket against a running server, `olelo ctl`, `cfg.set` changing a live timer, and who may call.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ctl } from '../../src/cli/ctl.js';
 import type { Server } from '../../src/core/server.js';
 import { machineAccess } from '../../src/rpc/control-server.js';
-import { tempDir } from '../helpers/process.js';
+import { methodReference } from '../../src/rpc/registry.js';
+import { ROOT, tempDir } from '../helpers/process.js';
 import { startServer, UdpPeer } from '../helpers/server.js';
 
 const SCRIPT = `
@@ -591,6 +593,31 @@ describe('control API', () => {
     assert.deepEqual(missing, [], `methods without a test: ${missing.join(', ')}`);
   });
 
+  it('docs/control.md lists every method as the registry describes it', () => {
+    const file = join(ROOT, 'docs', 'control.md');
+    const text = readFileSync(file, 'utf8');
+    const begin = '<!-- methods:begin -->\n';
+    const end = '<!-- methods:end -->';
+    const from = text.indexOf(begin) + begin.length;
+    const to = text.indexOf(end);
+    assert.ok(from > begin.length && to >= from, 'docs/control.md has the methods markers');
+    const expected = `${methodReference(server.rpc)}\n`;
+    if (process.env.UPDATE_DOCS === '1') writeFileSync(file, text.slice(0, from) + expected + text.slice(to));
+    else {
+      // biome pads Markdown tables: compare cells, not their padding
+      const cells = (t: string) =>
+        t
+          .split('\n')
+          .map((l) => l.replace(/ +\|/g, ' |').replace(/\| +/g, '| ').replace(/-{3,}/g, '---'))
+          .join('\n');
+      assert.equal(
+        cells(text.slice(from, to)),
+        cells(expected),
+        'regenerate: UPDATE_DOCS=1 node --test dist/test/rpc/control.test.js, then npx biome format --write docs',
+      );
+    }
+  });
+
   for (const via of ['http', 'socket'] as const) {
     describe(`over ${via === 'http' ? 'HTTP' : 'the Unix socket'}`, () => {
       for (const [method, check] of Object.entries(checks)) it(method, () => check(via));
@@ -704,6 +731,20 @@ describe('control API', () => {
     const away = await run('--socket', join(dir.path, 'nothing.sock'), 'core.uptime');
     assert.equal(away.code, 3);
     assert.match(away.err, /cannot reach .*nothing\.sock/);
+    // issue 6: the dispatcher's list reloaded from the command line
+    dir.file('dispatcher.list', '1 sip:127.0.0.1:9 0 0\n4 sip:127.0.0.1:49 0 0\n');
+    const reload = await run('--socket', socket, 'dispatcher.reload');
+    assert.deepEqual([reload.code, reload.out], [0, 'ok']);
+    const sets = await run('--socket', socket, '--json', 'dispatcher.list');
+    assert.deepEqual(
+      (JSON.parse(sets.out) as { RECORDS: { SET: { ID: number } }[] }).RECORDS.map((r) => r.SET.ID),
+      [1, 4],
+    );
+    dir.file(
+      'dispatcher.list',
+      '1 sip:127.0.0.1:9 0 0 weight=10\n1 sip:127.0.0.1:19 0 0\n2 sip:127.0.0.1:29 0 0\n',
+    );
+    assert.equal((await run('--socket', socket, 'dispatcher.reload')).code, 0);
     const usage = await run();
     assert.equal(usage.code, 2);
   });
