@@ -102,6 +102,7 @@ export function storageSuite(name: string, backend: Backend): void {
           'domain_attrs',
           'location',
           'location_attrs',
+          'olelo_admin',
           'olelo_migrations',
           'subscriber',
           'version',
@@ -173,10 +174,10 @@ export function storageSuite(name: string, backend: Backend): void {
         );
         const db = await open(url);
         const report = await db.migrate();
-        // the fixture has no dispatcher table (the dispatcher section shows one kept): created
+        // the fixture has no dispatcher table (the dispatcher section shows one kept) and no olelo_admin
         assert.deepEqual(
           report.createdTables,
-          ['olelo_migrations', 'dispatcher'],
+          ['olelo_migrations', 'dispatcher', 'olelo_admin'],
           'no Kamailio table recreated',
         );
         assert.deepEqual(report.applied.length, migrations.length);
@@ -649,6 +650,41 @@ export function storageSuite(name: string, backend: Backend): void {
           (await first.location.loadAll()).map((r) => r.ruid),
           ['live-1', 'live-2', 'live-3'],
         );
+      });
+    });
+
+    describe('dashboard administrators', () => {
+      let db: Storage;
+      before(async () => {
+        db = await fresh();
+      });
+
+      it('adds with an scrypt hash, verifies, changes the password, lists and removes', async () => {
+        const added = await db.admins.add('ops', 'first-secret');
+        assert.equal(added.username, 'ops');
+        assert.ok(Math.abs(added.created - Date.now() / 1000) < 5);
+        await assert.rejects(
+          db.admins.add('ops', 'other'),
+          (e: unknown) => e instanceof StorageError && e.code === 'exists',
+        );
+        assert.equal(await db.admins.verify('ops', 'first-secret'), true);
+        assert.equal(await db.admins.verify('ops', 'First-secret'), false);
+        assert.equal(await db.admins.verify('nobody', 'first-secret'), false);
+        assert.equal(await db.admins.setPassword('ops', 'second-secret'), true);
+        assert.equal(await db.admins.setPassword('nobody', 'x'), false);
+        assert.equal(await db.admins.verify('ops', 'first-secret'), false);
+        assert.equal(await db.admins.verify('ops', 'second-secret'), true);
+        await db.admins.add('auditor', 'third-secret');
+        const list = await db.admins.list();
+        assert.deepEqual(
+          list.map((a) => a.username),
+          ['auditor', 'ops'],
+        );
+        assert.equal(list[1]!.created, added.created);
+        assert.ok(!JSON.stringify(list).includes('scrypt'), 'no hash handed out');
+        assert.equal(await db.admins.remove('ops'), true);
+        assert.equal(await db.admins.remove('ops'), false);
+        assert.equal(await db.admins.verify('ops', 'second-secret'), false);
       });
     });
 
