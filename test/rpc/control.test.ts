@@ -13,6 +13,7 @@ import { machineAccess } from '../../src/rpc/control-server.js';
 import { methodReference } from '../../src/rpc/registry.js';
 import { ROOT, tempDir } from '../helpers/process.js';
 import { startServer, UdpPeer } from '../helpers/server.js';
+import { hasSipp, runSippUac } from '../helpers/sipp.js';
 
 const SCRIPT = `
 import { defineRoutes } from 'olelo/script';
@@ -796,7 +797,9 @@ describe('control API', () => {
     assert.match(String(limited.headers['retry-after']), /^\d+$/);
   });
 
-  it('metrics: Prometheus text on GET /metrics, moving with traffic', async () => {
+  it('metrics: Prometheus text on GET /metrics, moving with SIPp traffic', {
+    skip: !hasSipp() && 'SIPp (sip-tester) is not installed',
+  }, async () => {
     const metrics = async () => {
       const r = await fetch(`http://127.0.0.1:${http}/metrics`);
       assert.equal(r.status, 200);
@@ -808,15 +811,25 @@ describe('control API', () => {
       assert.ok(line, `${name} in /metrics`);
       return Number(line.split(' ')[1]);
     };
-    const before = value(await metrics(), 'olelo_core_rcv_requests_total');
-    for (let i = 0; i < 3; i++) {
-      peer.send(
-        `OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${peer.port};branch=z9hG4bK-ctl-m${++seq}\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:example.com>\r\nCall-ID: ctl-m-${seq}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
-        sip,
-      );
-      await peer.next((t) => t.includes(`ctl-m-${seq}`));
-    }
-    assert.equal(value(await metrics(), 'olelo_core_rcv_requests_total'), before + 3);
+    const first = await metrics();
+    const before = value(first, 'olelo_core_rcv_requests_total');
+    const options = value(first, 'olelo_core_rcv_requests_by_method_total{method="OPTIONS"}');
+    const ok200 = value(first, 'olelo_sl_replies_by_code_total{code="200"}');
+    const r = await runSippUac({
+      scenario: 'options.xml',
+      local: '127.0.0.1',
+      transport: 'u1',
+      calls: 20,
+      remote: `127.0.0.1:${sip}`,
+      args: ['-r', '100'],
+      dir: dir.path,
+      name: 'metrics-options',
+    });
+    assert.equal(r.successful, 20, r.summary);
+    const after = await metrics();
+    assert.equal(value(after, 'olelo_core_rcv_requests_total'), before + 20);
+    assert.equal(value(after, 'olelo_core_rcv_requests_by_method_total{method="OPTIONS"}'), options + 20);
+    assert.equal(value(after, 'olelo_sl_replies_by_code_total{code="200"}'), ok200 + 20);
   });
 });
 
