@@ -12,6 +12,7 @@ import { dispatcherModule } from '../modules/dispatcher/index.js';
 import { domainModule } from '../modules/domain/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { nathelperModule } from '../modules/nathelper/index.js';
+import { ratelimitModule } from '../modules/ratelimit/index.js';
 import { registrarModule } from '../modules/registrar/index.js';
 import { rrModule } from '../modules/rr/index.js';
 import { sanityModule } from '../modules/sanity/index.js';
@@ -36,6 +37,7 @@ export const builtinModules = [
   nathelperModule,
   // after usrloc: it takes usrloc's store when it is created
   registrarModule,
+  ratelimitModule,
 ] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
@@ -94,6 +96,7 @@ export type { DestinationInfo, DispatcherApi } from '../modules/dispatcher/index
 export type { DomainApi } from '../modules/domain/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { AliasResult, NathelperApi, NatTest } from '../modules/nathelper/index.js';
+export type { Algorithm, PipeInfo, PipeSpec, RatelimitApi } from '../modules/ratelimit/index.js';
 export type { LookupResult, RegistrarApi, SaveResult } from '../modules/registrar/index.js';
 export type { RrApi } from '../modules/rr/index.js';
 export type { SanityApi } from '../modules/sanity/index.js';

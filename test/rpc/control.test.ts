@@ -587,6 +587,56 @@ describe('control API', () => {
     'alias.rm': async (via) => {
       await fails(via, 404, 'alias.rm', `never-${via}@example.com`);
     },
+    // ratelimit (Kamailio's pipelimit): pipes made by pl.set_pipe, one per way in
+    'pl.set_pipe': async (via) => {
+      const pipe = `ctl-set-${via}`;
+      const r = (await ok(via, 'pl.set_pipe', pipe, 'taildrop', 2)) as { algorithm: string; limit: number };
+      assert.deepEqual([r.algorithm, r.limit], ['TAILDROP', 2]);
+      assert.equal(((await ok(via, 'pl.set_pipe', pipe, 'RED', 7)) as { limit: number }).limit, 7);
+      assert.match(await fails(via, 400, 'pl.set_pipe', pipe, 'FAST', 1), /Unknown algorithm/);
+      await ok(via, 'pl.rm_pipe', pipe);
+    },
+    'pl.list': async (via) => {
+      const pipe = `ctl-list-${via}`;
+      await ok(via, 'pl.set_pipe', pipe, 'TAILDROP', 3);
+      const r = (await ok(via, 'pl.list', pipe)) as { name: string; limit: number; passed: number }[];
+      assert.deepEqual(
+        r.map((p) => [p.name, p.limit, p.passed]),
+        [[pipe, 3, 0]],
+      );
+      assert.ok(((await ok(via, 'pl.list')) as { name: string }[]).some((p) => p.name === pipe));
+      await fails(via, 400, 'pl.list', `no-such-${via}`);
+      await ok(via, 'pl.rm_pipe', pipe);
+    },
+    'pl.stats': async (via) => {
+      const pipe = `ctl-stats-${via}`;
+      await ok(via, 'pl.set_pipe', pipe, 'TAILDROP', 4);
+      assert.ok(((await ok(via, 'pl.stats')) as string[]).includes(`PIPE: id=${pipe} load=0 counter=0`));
+      await ok(via, 'pl.rm_pipe', pipe);
+    },
+    'pl.get_pipes': async (via) => {
+      const pipe = `ctl-get-${via}`;
+      await ok(via, 'pl.set_pipe', pipe, 'RED', 9);
+      assert.ok(
+        ((await ok(via, 'pl.get_pipes')) as string[]).includes(
+          `PIPE: id=${pipe} algorithm=RED limit=9 counter=0`,
+        ),
+      );
+      await ok(via, 'pl.rm_pipe', pipe);
+    },
+    'pl.reset_pipe': async (via) => {
+      const pipe = `ctl-reset-${via}`;
+      await ok(via, 'pl.set_pipe', pipe, 'TAILDROP', 1);
+      assert.equal(((await ok(via, 'pl.reset_pipe', pipe)) as { name: string }).name, pipe);
+      await fails(via, 400, 'pl.reset_pipe', `no-such-${via}`);
+      await ok(via, 'pl.rm_pipe', pipe);
+    },
+    'pl.rm_pipe': async (via) => {
+      const pipe = `ctl-rm-${via}`;
+      await ok(via, 'pl.set_pipe', pipe, 'TAILDROP', 1);
+      await ok(via, 'pl.rm_pipe', pipe);
+      await fails(via, 400, 'pl.rm_pipe', pipe);
+    },
   };
 
   it('has a check for every registered method', () => {
