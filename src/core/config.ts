@@ -286,6 +286,15 @@ const coreFields = {
         default: 'TLSv1.2',
         doc: 'The oldest TLS version accepted.',
       }),
+      ciphers: s
+        .string({
+          minLength: 1,
+          doc:
+            'OpenSSL cipher list for TLS 1.2 (and TLS 1.3 suites named `TLS_...`), as node:tls takes it; ' +
+            'the Node.js default when unset. A client offering none of them fails the handshake.',
+          example: 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384',
+        })
+        .optional(),
     },
     {
       doc: 'Certificates and policy for `tls` and `wss` listeners. Relative paths are taken from the config file’s folder.',
@@ -342,6 +351,31 @@ const coreFields = {
         min: 100,
         default: '10s',
         doc: 'A connection that stalls in the middle of a message for longer than this is closed (slowloris defence).',
+      }),
+      maxTransactions: s.integer({
+        runtime: true,
+        min: 0,
+        max: 100_000_000,
+        default: 0,
+        doc:
+          'Most transactions in progress (`tm.current`); beyond it, new requests (not ACK, CANCEL or in-dialog ' +
+          'requests) get 503 with Retry-After before the route script runs. 0: no limit.',
+      }),
+      memoryHighWatermark: s.number({
+        runtime: true,
+        min: 0,
+        max: 1,
+        default: 0.85,
+        doc:
+          'Share of the JavaScript heap limit in use (sampled every 250 ms) above which new requests get 503 ' +
+          'with Retry-After, until it falls below 90% of this. 0: off.',
+      }),
+      overloadRetryAfter: s.integer({
+        runtime: true,
+        min: 0,
+        max: 86_400,
+        default: 5,
+        doc: 'Seconds in the Retry-After header of the 503 sent when overloaded.',
       }),
     },
     { doc: 'Bounds that protect the server against hostile or broken peers.' },

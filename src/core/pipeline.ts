@@ -29,6 +29,7 @@ import {
   viaProtocol,
   viaTransport,
 } from './next-hop.js';
+import type { OverloadGuard } from './overload.js';
 import type { Stat, StatsRegistry } from './stats.js';
 
 /** The route handlers of a loaded script, bound to the module APIs. */
@@ -62,6 +63,8 @@ export interface TransactionHooks {
   scriptSuspended(ctx: RequestContext): void;
   /** The request route finished (after going async, or with a transaction). */
   scriptDone(ctx: RequestContext): void;
+  /** Transactions in progress (`tm.current`), for `limits.maxTransactions`. */
+  readonly inProgress: number;
 }
 
 /** What the pipeline needs from the transport layer. */
@@ -86,6 +89,8 @@ export interface PipelineOptions {
   routes(): ActiveRoutes;
   /** RFC 3263 resolver for next hops. */
   resolver: SipResolver;
+  /** Overload protection: new requests refused with 503 before the script (see core/overload.ts). */
+  overload?: OverloadGuard;
 }
 
 /** FNV-1a over a string, 32 bits. */
@@ -123,6 +128,7 @@ export class Pipeline implements CoreServices {
   private readonly limits: ParseLimits;
   private readonly routes: () => ActiveRoutes;
   private readonly resolver: SipResolver;
+  private readonly overload: OverloadGuard | undefined;
   /** Secret mixed into stateless To-tags and branches, so they cannot be predicted from outside. */
   private readonly secret = randomBytes(4).readUInt32LE(0);
   private inFlight = 0;
@@ -162,6 +168,7 @@ export class Pipeline implements CoreServices {
     this.limits = options.limits;
     this.routes = options.routes;
     this.resolver = options.resolver;
+    this.overload = options.overload;
     const c = (name: string, doc: string) => options.stats.counter('core', name, doc);
     this.s = {
       received: c('rcv_messages', 'messages received'),
@@ -273,9 +280,43 @@ export class Pipeline implements CoreServices {
       this.dropRequest('ACK for a stateless reply', source);
       return;
     }
+    // overload: new requests get 503 before the script; ACK, CANCEL and in-dialog requests pass
+    const overload = this.overload;
+    if (
+      overload !== undefined &&
+      msg.method !== 'ACK' &&
+      msg.method !== 'CANCEL' &&
+      (overload.memoryHigh || overload.maxTransactions > 0) &&
+      !this.inDialog(msg) &&
+      overload.refuse(this.hooks?.inProgress ?? 0) !== undefined
+    ) {
+      this.replyOverloaded(msg, via, source, overload);
+      return;
+    }
 
     const ctx = new RequestContext(msg, source, this.log, this.myself);
     this.run(ctx, this.routes().request);
+  }
+
+  /** A request with a To-tag belongs to a dialog (RFC 3261 §12.2); a malformed To counts as none. */
+  private inDialog(msg: SipRequest): boolean {
+    try {
+      return msg.to?.params.get('tag') != null;
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+      return false;
+    }
+  }
+
+  /** RFC 3261 §21.5.4: 503 with Retry-After, stateless, the script not run. */
+  private replyOverloaded(msg: SipRequest, via: Via, source: Source, overload: OverloadGuard): void {
+    const data = createResponseBytes(msg, 503, {
+      toTag: this.statelessTag(msg),
+      headers: overload.headers,
+    });
+    this.s.slReplies.value++;
+    this.sl.reply(503);
+    if (!this.sendTo(data, replyDestination(msg.topVia ?? via, source))) this.sl.failures.value++;
   }
 
   /** True when an ACK's To-tag is the one {@link reply} gave its INVITE (same Call-ID, From, Via, CSeq number). */

@@ -21,6 +21,7 @@ import { registerDnsStats, registerProcessStats, registerTransportStats } from '
 import { Logger } from './logger.js';
 import type { ModuleInstance } from './module.js';
 import { Myself } from './myself.js';
+import { OverloadGuard } from './overload.js';
 import { type ActiveRoutes, listenerName, Pipeline } from './pipeline.js';
 import { RuntimeConfig } from './runtime-config.js';
 import { StatsRegistry } from './stats.js';
@@ -57,6 +58,7 @@ export class Server {
   private stopping: Promise<void> | undefined;
   private resolver: SipResolver | undefined;
   private storage: Storage | undefined;
+  private overload: OverloadGuard | undefined;
 
   private constructor(
     readonly config: Config,
@@ -91,6 +93,7 @@ export class Server {
       }
     };
     for (const t of this.timers) clearInterval(t);
+    this.overload?.stop();
     await quietly('control', () => this.control?.stop());
     for (const instance of this.instances) await quietly('module', () => instance.stop?.());
     await quietly('transport', () => this.transport?.stop(0));
@@ -141,6 +144,7 @@ export class Server {
               ...(config.tls.ca === undefined ? {} : { ca: readFileSync(config.tls.ca) }),
               verifyClient: config.tls.verifyClient,
               minVersion: config.tls.minVersion,
+              ...(config.tls.ciphers === undefined ? {} : { ciphers: config.tls.ciphers }),
             },
           }
         : {}),
@@ -176,7 +180,16 @@ export class Server {
     registerTransportStats(this.stats, () => transport.stats());
     registerDnsStats(this.stats, () => resolver.stats());
     registerProcessStats(this.stats);
+    this.overload = new OverloadGuard(
+      {
+        maxTransactions: limits.maxTransactions,
+        memoryHighWatermark: limits.memoryHighWatermark,
+        retryAfter: limits.overloadRetryAfter,
+      },
+      this.stats,
+    );
     const pipeline = new Pipeline({
+      overload: this.overload,
       resolver: this.resolver,
       transport,
       myself,
@@ -216,6 +229,7 @@ export class Server {
     this.activate(this.routes);
 
     await transport.start();
+    this.overload.start();
     myself.addListeners(transport.listeners);
     await this.control?.start();
     for (const instance of this.instances) await instance.start?.();
@@ -239,7 +253,13 @@ export class Server {
     });
     const limits = { ...config.limits };
     this.runtimeConfig.addFields('limits', coreSchema.info.fields!.limits!, limits, (name, value) => {
-      this.transport!.setLimits({ [name]: value });
+      const overload = this.overload!;
+      if (name === 'maxTransactions') overload.maxTransactions = value as number;
+      else if (name === 'overloadRetryAfter') overload.retryAfter = value as number;
+      else if (name === 'memoryHighWatermark') {
+        overload.memoryHighWatermark = value as number;
+        overload.sample();
+      } else this.transport!.setLimits({ [name]: value });
     });
     this.rpc.register(
       coreMethods(
@@ -349,6 +369,7 @@ export class Server {
   stop(graceMs = 2000): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      this.overload?.stop();
       await this.control?.stop();
       await this.pipeline?.idle(graceMs);
       try {

@@ -351,6 +351,11 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     return tx;
   }
 
+  /** Transactions in progress (`tm.current`): what `limits.maxTransactions` bounds. */
+  get inProgress(): number {
+    return this.s.current.value;
+  }
+
   /** Numbers for RPC and tests. */
   get size(): { servers: number; clients: number; timers: number } {
     return {

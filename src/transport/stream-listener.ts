@@ -84,6 +84,7 @@ export class StreamListener implements Listener {
       key: tls.key,
       ...(tls.ca === undefined ? {} : { ca: tls.ca }),
       minVersion: tls.minVersion,
+      ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
       requestCert: tls.verifyClient !== 'none',
       rejectUnauthorized: tls.verifyClient === 'required',
       handshakeTimeout: this.context.limits.messageReadTimeout,

@@ -303,6 +303,7 @@ export class TransportLayer {
           options.key = tls.key;
           options.minVersion = tls.minVersion;
           if (tls.ca !== undefined) options.ca = tls.ca;
+          if (tls.ciphers !== undefined) options.ciphers = tls.ciphers;
         }
         socket = tlsConnect(options);
       }

@@ -89,6 +89,8 @@ export interface TlsOptions {
   /** Client certificate policy on tls/wss listeners. */
   verifyClient: 'none' | 'optional' | 'required';
   minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list (node:tls `ciphers`); the Node.js default when absent. */
+  ciphers?: string;
   /** Verify servers we connect to (default true). Turning it off is for lab setups only. */
   verifyServer?: boolean;
 }

@@ -68,6 +68,9 @@ describe('defaults', () => {
       maxConnectionsPerIp: 100,
       connectionIdleTimeout: 600_000,
       messageReadTimeout: 10_000,
+      maxTransactions: 0,
+      memoryHighWatermark: 0.85,
+      overloadRetryAfter: 5,
     });
     assert.deepEqual(config.log, { level: 'info', format: 'text' });
     assert.equal(config.script, join(CWD, 'scripts/default.ts'));
