@@ -67,6 +67,19 @@ export interface TransactionHooks {
   readonly inProgress: number;
 }
 
+/**
+ * A filter over every message the pipeline receives and sends (topology hiding). `received` runs right
+ * after parsing, before anything else looks at the message; `sending` runs on the bytes of every message
+ * the pipeline or the transaction layer sends, retransmissions included, as the last step before the
+ * transport. With no filter registered, each path pays one length check.
+ */
+export interface MessageFilter {
+  /** May edit the message; false drops it (the filter counts and logs why; the core counts the drop). */
+  received(msg: SipRequest | SipResponse, source: Source): boolean;
+  /** The bytes to send instead (or `data` itself); `undefined` drops the message. */
+  sending(data: Buffer, destination: Destination): Buffer | undefined;
+}
+
 /** What the pipeline needs from the transport layer. */
 export interface PacketSender {
   readonly listeners: readonly Listener[];
@@ -134,6 +147,8 @@ export class Pipeline implements CoreServices {
   private inFlight = 0;
   /** Set by the transaction layer. */
   hooks: TransactionHooks | undefined;
+  /** Registered by modules (topoh); empty unless one is in use. */
+  private readonly filters: MessageFilter[] = [];
   /** Set by the server before it creates the modules (see {@link db}). */
   database: Storage | undefined;
   /** The APIs of the modules created so far, by name (see {@link module}). */
@@ -250,6 +265,7 @@ export class Pipeline implements CoreServices {
       this.replyToUnparsable(data, source, e);
       return;
     }
+    if (this.filters.length !== 0 && !this.filterReceived(msg, source)) return;
     if (msg.kind === 'request') this.receiveRequest(msg, source);
     else this.receiveResponse(msg, source);
   }
@@ -789,15 +805,58 @@ export class Pipeline implements CoreServices {
     dest: Destination,
     onFailure?: (error: TransportError) => void,
   ): TransportError | undefined {
+    if (this.filters.length !== 0) {
+      const filtered = this.filterSending(data, dest);
+      if (filtered === undefined) return undefined;
+      data = filtered;
+    }
     return this.transport.send(data, dest, onFailure);
   }
 
   /** Sends; failures (now or later, e.g. a refused connection) are counted and logged. */
   private sendTo(data: Buffer, dest: Destination): boolean {
+    if (this.filters.length !== 0) {
+      const filtered = this.filterSending(data, dest);
+      if (filtered === undefined) return true;
+      data = filtered;
+    }
     const error = this.transport.send(data, dest, this.onSendFailure);
     if (error === undefined) return true;
     this.onSendFailure(error);
     return false;
+  }
+
+  /** Registers a {@link MessageFilter}; it sees every message received and sent from now on. */
+  addMessageFilter(filter: MessageFilter): void {
+    this.filters.push(filter);
+  }
+
+  /** How many message filters are registered (0 unless a module such as topoh is enabled). */
+  get messageFilterCount(): number {
+    return this.filters.length;
+  }
+
+  private filterReceived(msg: SipRequest | SipResponse, source: Source): boolean {
+    for (const f of this.filters) {
+      if (f.received(msg, source)) continue;
+      if (msg.kind === 'request') this.s.droppedRequests.value++;
+      else this.s.droppedReplies.value++;
+      this.s.dropped.value++;
+      return false;
+    }
+    return true;
+  }
+
+  private filterSending(data: Buffer, dest: Destination): Buffer | undefined {
+    let out: Buffer | undefined = data;
+    for (const f of this.filters) {
+      out = f.sending(out, dest);
+      if (out === undefined) {
+        this.s.dropped.value++;
+        return undefined;
+      }
+    }
+    return out;
   }
 
   private readonly onSendFailure = (error: TransportError): void => {
