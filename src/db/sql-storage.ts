@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hashAdminPassword, subscriberHashes, verifyAdminPassword } from './credentials.js';
 import { type DatetimeCodec, datetimeCodec, unixNow } from './datetime.js';
 import { StorageError } from './errors.js';
+import { type HtableStore, SqlHtableStore } from './htable-store.js';
 import { migrate, readTableVersions } from './migrate.js';
 import { dispatcherTable, quoteIdentifier } from './schema.js';
 import type { Row, SqlDriver, SqlSession, SqlValue } from './sql.js';
@@ -694,6 +695,7 @@ export class SqlStorage implements Storage {
   readonly location: LocationTable;
   readonly dispatcher: DispatcherTable;
   readonly admins: AdminStore;
+  readonly htables: HtableStore;
   private readonly time: DatetimeCodec;
   private closing: Promise<void> | undefined;
 
@@ -710,6 +712,7 @@ export class SqlStorage implements Storage {
     this.location = new SqlLocation(driver, q, this.time, driver.dialect);
     this.dispatcher = new SqlDispatcher(driver, q, driver.dialect);
     this.admins = new SqlAdmins(driver, q, this.time);
+    this.htables = new SqlHtableStore(driver, q, driver.dialect);
   }
 
   migrate(): Promise<MigrationReport> {

@@ -4,6 +4,8 @@
  * `version`); record fields are their columns camel-cased. Times are Unix seconds.
  */
 
+import type { HtableStore } from './htable-store.js';
+
 /** The database engines olelo speaks to. */
 export type Dialect = 'sqlite' | 'postgres' | 'mysql';
 
@@ -269,6 +271,8 @@ export interface Storage {
   readonly location: LocationTable;
   readonly dispatcher: DispatcherTable;
   readonly admins: AdminStore;
+  /** `olelo_htable`: the items of the htable module's persistent tables. */
+  readonly htables: HtableStore;
   /**
    * Brings the schema up to date: creates missing tables (recording Kamailio's versions in `version`),
    * applies olelo's pending migrations, then checks that existing Kamailio tables are recent enough.

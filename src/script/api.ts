@@ -10,8 +10,10 @@ import { aliasModule } from '../modules/alias/index.js';
 import { authModule } from '../modules/auth/index.js';
 import { dispatcherModule } from '../modules/dispatcher/index.js';
 import { domainModule } from '../modules/domain/index.js';
+import { htableModule } from '../modules/htable/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { nathelperModule } from '../modules/nathelper/index.js';
+import { pikeModule } from '../modules/pike/index.js';
 import { ratelimitModule } from '../modules/ratelimit/index.js';
 import { registrarModule } from '../modules/registrar/index.js';
 import { rrModule } from '../modules/rr/index.js';
@@ -38,6 +40,8 @@ export const builtinModules = [
   // after usrloc: it takes usrloc's store when it is created
   registrarModule,
   ratelimitModule,
+  pikeModule,
+  htableModule,
 ] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
@@ -94,8 +98,16 @@ export type {
 } from '../modules/auth/index.js';
 export type { DestinationInfo, DispatcherApi } from '../modules/dispatcher/index.js';
 export type { DomainApi } from '../modules/domain/index.js';
+export type {
+  HashTable,
+  HtableApi,
+  HtableEntry,
+  HtableValue,
+  KeyPattern,
+} from '../modules/htable/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { AliasResult, NathelperApi, NatTest } from '../modules/nathelper/index.js';
+export type { PikeApi, PikeTopEntry } from '../modules/pike/index.js';
 export type { Algorithm, PipeInfo, PipeSpec, RatelimitApi } from '../modules/ratelimit/index.js';
 export type { LookupResult, RegistrarApi, SaveResult } from '../modules/registrar/index.js';
 export type { RrApi } from '../modules/rr/index.js';

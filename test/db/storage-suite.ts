@@ -103,6 +103,7 @@ export function storageSuite(name: string, backend: Backend): void {
           'location',
           'location_attrs',
           'olelo_admin',
+          'olelo_htable',
           'olelo_migrations',
           'subscriber',
           'version',
@@ -174,10 +175,10 @@ export function storageSuite(name: string, backend: Backend): void {
         );
         const db = await open(url);
         const report = await db.migrate();
-        // the fixture has no dispatcher table (the dispatcher section shows one kept) and no olelo_admin
+        // the fixture has no dispatcher table (the dispatcher section shows one kept) and no olelo_* table
         assert.deepEqual(
           report.createdTables,
-          ['olelo_migrations', 'dispatcher', 'olelo_admin'],
+          ['olelo_migrations', 'dispatcher', 'olelo_admin', 'olelo_htable'],
           'no Kamailio table recreated',
         );
         assert.deepEqual(report.applied.length, migrations.length);
@@ -685,6 +686,44 @@ export function storageSuite(name: string, backend: Backend): void {
         assert.equal(await db.admins.remove('ops'), true);
         assert.equal(await db.admins.remove('ops'), false);
         assert.equal(await db.admins.verify('ops', 'second-secret'), false);
+      });
+    });
+
+    describe('htable items (olelo_htable)', () => {
+      let db: Storage;
+      before(async () => {
+        db = await fresh();
+      });
+
+      it('writes, updates, deletes and loads items per table, strings and numbers, skipping expired ones', async () => {
+        const later = Math.floor(Date.now() / 1000) + 3600;
+        await db.htables.write(
+          'ipban',
+          [
+            { key: '192.0.2.1', value: 1, expires: later },
+            { key: '2001:db8::1', value: 'banned ünïcode', expires: 0 },
+            { key: 'gone', value: 5, expires: Math.floor(Date.now() / 1000) - 10 },
+          ],
+          [],
+        );
+        await db.htables.write('other', [{ key: '192.0.2.1', value: -7.5, expires: 0 }], []);
+        assert.deepEqual(await db.htables.load('ipban'), [
+          { key: '192.0.2.1', value: 1, expires: later },
+          { key: '2001:db8::1', value: 'banned ünïcode', expires: 0 },
+        ]);
+        // an upsert of an existing key, and a delete, in one write
+        await db.htables.write(
+          'ipban',
+          [{ key: '192.0.2.1', value: 'now a string', expires: 0 }],
+          ['2001:db8::1'],
+        );
+        assert.deepEqual(await db.htables.load('ipban'), [
+          { key: '192.0.2.1', value: 'now a string', expires: 0 },
+        ]);
+        assert.deepEqual(await db.htables.load('other'), [{ key: '192.0.2.1', value: -7.5, expires: 0 }]);
+        await db.htables.clear('ipban');
+        assert.deepEqual(await db.htables.load('ipban'), []);
+        assert.equal((await db.htables.load('other')).length, 1, 'another table is kept');
       });
     });
 

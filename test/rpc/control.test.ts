@@ -637,6 +637,78 @@ describe('control API', () => {
       await ok(via, 'pl.rm_pipe', pipe);
       await fails(via, 400, 'pl.rm_pipe', pipe);
     },
+    // pike and htable: fuller checks (a flood, persistence) are in test/firewall/
+    'pike.top': async (via) => {
+      // this server's script does not call pike: nothing is tracked
+      assert.deepEqual(await ok(via, 'pike.top'), { list: [], number_of_rows: 0 });
+      assert.deepEqual(await ok(via, 'pike.top', 'ALL'), { list: [], number_of_rows: 0 });
+      await fails(via, 400, 'pike.top', 'LUKEWARM');
+    },
+    'pike.list': async (via) =>
+      assert.deepEqual(await ok(via, 'pike.list', 'hot'), { list: [], number_of_rows: 0 }),
+    'htable.sets': async (via) => {
+      await ok(via, 'htable.sets', 'ipban', `s-${via}`, 'yes');
+      assert.equal(
+        ((await ok(via, 'htable.get', 'ipban', `s-${via}`)) as { item: { value: string } }).item.value,
+        'yes',
+      );
+      await fails(via, 404, 'htable.sets', 'no-such-table', 'k', 'v');
+    },
+    'htable.seti': async (via) => {
+      await ok(via, 'htable.seti', 'ipban', `i-${via}`, '42');
+      const r = (await ok(via, 'htable.get', 'ipban', `i-${via}`)) as { item: { value: number } };
+      assert.strictEqual(r.item.value, 42);
+    },
+    'htable.get': async (via) => {
+      await ok(via, 'htable.seti', 'ipban', `g-${via}`, 7);
+      const r = (await ok(via, 'htable.get', 'ipban', `g-${via}`)) as { item: Record<string, unknown> };
+      assert.equal(r.item.name, `g-${via}`);
+      assert.equal(r.item.flags, 0);
+      // the default ipban table expires items after 5 minutes
+      assert.match(r.item.expire as string, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      await fails(via, 404, 'htable.get', 'ipban', `never-set-${via}`);
+    },
+    'htable.delete': async (via) => {
+      await ok(via, 'htable.sets', 'ipban', `d-${via}`, 'x');
+      await ok(via, 'htable.delete', 'ipban', `d-${via}`);
+      await fails(via, 404, 'htable.get', 'ipban', `d-${via}`);
+    },
+    'htable.dump': async (via) => {
+      await ok(via, 'htable.sets', 'ipban', `dump-${via}`, 'here');
+      const r = (await ok(via, 'htable.dump', 'ipban')) as {
+        entry: number;
+        size: number;
+        slot: { name: string; value: unknown; type: string }[];
+      }[];
+      const items = r.flatMap((e) => e.slot);
+      assert.deepEqual(
+        items.find((i) => i.name === `dump-${via}`),
+        { name: `dump-${via}`, value: 'here', type: 'str' },
+      );
+      assert.equal(r[0]!.size, items.length);
+    },
+    'htable.flush': async () => {
+      await ok('http', 'htable.sets', 'ipban', 'flush-me', 'x');
+      await ok('http', 'htable.flush', 'ipban');
+      await fails('http', 404, 'htable.get', 'ipban', 'flush-me');
+    },
+    'htable.reload': async (via) => {
+      // ipban is not persistent here
+      assert.match(await fails(via, 400, 'htable.reload', 'ipban'), /not persistent/);
+    },
+    'htable.listTables': async (via) => {
+      const r = (await ok(via, 'htable.listTables')) as { name: string; expire: number; size: number }[];
+      assert.deepEqual(
+        r.map((t) => [t.name, t.expire, t.size]),
+        [['ipban', 300, 65536]],
+      );
+    },
+    'htable.stats': async (via) => {
+      const r = (await ok(via, 'htable.stats')) as { name: string; all: number; limit: number }[];
+      assert.equal(r[0]!.name, 'ipban');
+      assert.equal(r[0]!.limit, 65536);
+      assert.equal(typeof r[0]!.all, 'number');
+    },
   };
 
   it('has a check for every registered method', () => {

@@ -6,6 +6,8 @@
  * meaning: olelo adds nullable columns or its own tables (`olelo_*`), and never alters a column it did not
  * create. A table that exists already (a Kamailio database) is left as it is.
  */
+
+import { htableTable } from '../htable-store.js';
 import {
   adminTable,
   aliasTable,
@@ -86,5 +88,11 @@ export const migrations: readonly Migration[] = [
     // the web dashboard's administrators (olelo admin add)
     name: 'olelo table: olelo_admin',
     steps: [{ kind: 'table', table: adminTable }],
+  },
+  {
+    id: 6,
+    // the htable module's persistent tables (persist: true)
+    name: 'olelo table: olelo_htable',
+    steps: [{ kind: 'table', table: htableTable }],
   },
 ];
