@@ -159,7 +159,12 @@ describe('default service: 10,000 AORs', { skip: hasSipp() ? false : 'sipp is no
     const registeredMs = performance.now() - start;
     assert.equal(succeeded([reg], N), undefined);
     assert.equal(svc.stats('usrloc')['usrloc.registered_users'], N);
-    assert.equal(svc.stats('auth')['auth.authorized'], N);
+    // every REGISTER is challenged once and then authorized; a retransmission (SIPp's, when the machine is
+    // slow) is answered the same way again, so authorized = REGISTERs received - challenges sent
+    const auth = svc.stats('auth');
+    const registers = svc.stats('core')['core.rcv_requests_register']!;
+    assert.ok(auth['auth.authorized']! >= N);
+    assert.equal(auth['auth.authorized'], registers - auth['auth.challenges']!);
 
     const lookupStart = performance.now();
     const statuses = await pipeline(svc.port, N, (i, port) =>

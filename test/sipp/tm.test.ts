@@ -383,7 +383,12 @@ describe('SIPp through olelo: the stateful proxy (tm)', {
       for (const r of results.slice(1)) {
         const terminated = sent(r).filter((m) => m.text.startsWith('SIP/2.0 487'));
         assert.ok(terminated.length >= N, r.summary);
-        for (const t of terminated) {
+        // the first 487 of each call: a retransmission (the proxy's ACK late on a loaded machine) may
+        // leave after the 603
+        const first = new Map<string, (typeof terminated)[number]>();
+        for (const t of terminated) if (!first.has(callId(t))) first.set(callId(t), t);
+        assert.equal(first.size, N);
+        for (const t of first.values()) {
           const final = responses(c, 'INVITE', 603).find((m) => callId(m) === callId(t));
           assert.ok(final !== undefined && final.time >= t.time, 'the 603 left after the 487s');
         }
