@@ -40,7 +40,7 @@ Options:
   -h, --help              print this help and exit
 
 Every setting can also be given as an environment variable (see docs/configuration.md).
-Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the route script.
+Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the route script and the TLS certificate.
 
 ${PROVISION_HELP}
 ${CTL_HELP}`;
@@ -176,7 +176,10 @@ export async function main(args: string[]): Promise<number> {
   const onTerm = () => stop('SIGTERM');
   const onHup = () => {
     if (server === undefined) log.warn('SIGHUP while starting: the route script being loaded stays');
-    else void server.reloadScript();
+    else {
+      void server.reloadScript();
+      if (server.hasTls) server.reloadTls(); // logs its outcome
+    }
   };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);

@@ -100,6 +100,12 @@ export function registerTransportStats(stats: StatsRegistry, read: () => Transpo
     'exceptions thrown by the message handler (caught)',
     () => t().handlerErrors,
   );
+  stats.counter(
+    'transport',
+    'tls_handshake_failures',
+    'inbound TLS handshakes that failed: not TLS, no shared version or cipher, client certificate refused, aborted, too slow',
+    () => t().tlsHandshakeFailures,
+  );
 
   // Kamailio's tcp group, over every stream protocol (Kamailio's counts TLS and WS connections too)
   const sum = (r: Record<Protocol, number>) => r.tcp + r.tls + r.ws + r.wss;

@@ -11,10 +11,11 @@ import { coreMethods } from '../rpc/core-methods.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../rpc/metrics.js';
 import { provisionMethods } from '../rpc/provision-methods.js';
 import { RpcRegistry } from '../rpc/registry.js';
+import { RpcError } from '../rpc/types.js';
 import { builtinModules, type Modules, type Routes } from '../script/api.js';
 import { loadScript } from '../script/loader.js';
 import { TransportLayer } from '../transport/transport-layer.js';
-import type { Destination, Listener } from '../transport/types.js';
+import type { Destination, Listener, TlsOptions } from '../transport/types.js';
 import { type Config, coreSchema } from './config.js';
 import type { RequestContext } from './context.js';
 import { registerDnsStats, registerProcessStats, registerTransportStats } from './layer-stats.js';
@@ -136,18 +137,7 @@ export class Server {
         port: l.port,
         ...(l.advertise === undefined ? {} : { advertise: l.advertise }),
       })),
-      ...(config.listen.some((l) => l.protocol === 'tls' || l.protocol === 'wss')
-        ? {
-            tls: {
-              cert: readFileSync(config.tls.certificate!),
-              key: readFileSync(config.tls.key!),
-              ...(config.tls.ca === undefined ? {} : { ca: readFileSync(config.tls.ca) }),
-              verifyClient: config.tls.verifyClient,
-              minVersion: config.tls.minVersion,
-              ...(config.tls.ciphers === undefined ? {} : { ciphers: config.tls.ciphers }),
-            },
-          }
-        : {}),
+      ...(this.hasTls ? { tls: this.readTls() } : {}),
       limits: {
         maxMessageSize: limits.maxMessageSize,
         maxConnections: limits.maxConnections,
@@ -240,6 +230,42 @@ export class Server {
     }
   }
 
+  /** True when a `tls` or `wss` listener is configured. */
+  get hasTls(): boolean {
+    return this.config.listen.some((l) => l.protocol === 'tls' || l.protocol === 'wss');
+  }
+
+  /** The TLS material and policy, the files read now. */
+  private readTls(): TlsOptions {
+    const tls = this.config.tls;
+    return {
+      cert: readFileSync(tls.certificate!),
+      key: readFileSync(tls.key!),
+      ...(tls.ca === undefined ? {} : { ca: readFileSync(tls.ca) }),
+      verifyClient: tls.verifyClient,
+      minVersion: tls.minVersion,
+      ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+    };
+  }
+
+  /**
+   * Reads `tls.certificate`, `tls.key` and `tls.ca` again and applies them to new TLS/WSS connections
+   * (`tls.reload`, SIGHUP); open connections keep theirs. A certificate that cannot be read or used
+   * (bad PEM, key mismatch, expired) is refused and the running one stays.
+   */
+  reloadTls(): { ok: true; fingerprint256: string; validTo: string } | { ok: false; error: string } {
+    try {
+      if (!this.hasTls || this.transport === undefined) throw new Error('no tls or wss listener');
+      const applied = this.transport.setTls(this.readTls());
+      this.log.info('TLS certificate reloaded', { certificate: this.config.tls.certificate, ...applied });
+      return { ok: true, ...applied };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.log.error('TLS reload failed; keeping the running certificate', { error });
+      return { ok: false, error };
+    }
+  }
+
   /** Registers the core's control methods and runtime settings, and creates the control server. */
   private setUpControl(): void {
     const config = this.config;
@@ -280,6 +306,21 @@ export class Server {
         this.rpc,
       ),
     );
+    if (this.hasTls) {
+      this.rpc.register({
+        'tls.reload': {
+          doc:
+            'Reads the TLS certificate, key and CA files again and uses them for new TLS and WSS connections; ' +
+            'open connections keep theirs. A bad certificate (unreadable, key mismatch, expired) is refused ' +
+            'with error 500 and the running one stays. Returns the new fingerprint and expiry.',
+          handler: () => {
+            const result = this.reloadTls();
+            if (!result.ok) throw new RpcError(500, `TLS not reloaded: ${result.error}`);
+            return { fingerprint256: result.fingerprint256, validTo: result.validTo };
+          },
+        },
+      });
+    }
     const domain = () => this.modules?.domain;
     this.rpc.register(
       provisionMethods(this.db, {

@@ -41,6 +41,7 @@ export function createStats(): TransportStats {
     },
     writeQueueDrops: 0,
     handlerErrors: 0,
+    tlsHandshakeFailures: 0,
   };
 }
 
@@ -63,5 +64,6 @@ export function copyStats(s: TransportStats): TransportStats {
     closed: { ...s.closed },
     writeQueueDrops: s.writeQueueDrops,
     handlerErrors: s.handlerErrors,
+    tlsHandshakeFailures: s.tlsHandshakeFailures,
   };
 }

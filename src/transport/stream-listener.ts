@@ -7,7 +7,12 @@
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { Connection, type TransportContext } from './connection.js';
 import type { Listener, ListenerOptions, Protocol, TlsOptions, TransportEvent } from './types.js';
@@ -221,8 +226,14 @@ export class StreamListener implements Listener {
     const conn = this.handshakes.get(key);
     this.handshakes.delete(key);
     const timeout = (error as { code?: string }).code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+    this.context.stats.tlsHandshakeFailures++;
     conn?.close(timeout ? 'slowloris' : 'error', error);
   };
+
+  /** tls/wss: new handshakes use this certificate, key, CA and ciphers; open connections keep theirs. */
+  setSecureContext(options: SecureContextOptions): void {
+    this.tlsServer?.setSecureContext(options);
+  }
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const conn = this.owners.get(socket);

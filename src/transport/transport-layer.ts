@@ -2,8 +2,16 @@
  * The transport layer (RFC 3261 §18): listeners, the connection table, sending rules, and one coarse
  * sweep over connections for idle, slowloris and connect timeouts.
  */
+
+import { X509Certificate } from 'node:crypto';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import {
+  type ConnectionOptions,
+  createSecureContext,
+  type SecureContextOptions,
+  type TLSSocket,
+  connect as tlsConnect,
+} from 'node:tls';
 import { Connection, hostPort } from './connection.js';
 import { ConnectionTable, PROTOCOL_INDEX } from './connection-table.js';
 import { copyStats, createStats } from './stats.js';
@@ -16,6 +24,7 @@ import {
   type Protocol,
   type SendFailureHandler,
   type Source,
+  type TlsOptions,
   TransportError,
   type TransportEvent,
   type TransportLimits,
@@ -123,6 +132,29 @@ export class TransportLayer {
     for (const [name, value] of Object.entries(changes))
       if (!(typeof value === 'number' && value > 0)) throw new RangeError(`limits.${name} must be positive`);
     this.limits = Object.freeze({ ...this.limits, ...changes });
+  }
+
+  /**
+   * Replaces the TLS certificate, key, CA and ciphers (certificate reload without restart): new TLS and
+   * WSS handshakes and new outbound connections use them; open connections keep theirs. Throws, changing
+   * nothing, when the key does not match the certificate, a PEM does not parse, or the certificate has
+   * expired. Returns the new certificate's SHA-256 fingerprint and expiry.
+   */
+  setTls(tls: TlsOptions): { fingerprint256: string; validTo: string } {
+    if (this.options.tls === undefined) throw new Error('no TLS is configured');
+    const secure: SecureContextOptions = {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: tls.minVersion,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+    };
+    createSecureContext(secure); // throws on a bad PEM, a key that does not match, unknown ciphers
+    const leaf = new X509Certificate(tls.cert);
+    if (Date.parse(leaf.validTo) < Date.now()) throw new Error(`the certificate expired on ${leaf.validTo}`);
+    for (const listener of this.streamListeners) listener.setSecureContext(secure);
+    this.options.tls = tls;
+    return { fingerprint256: leaf.fingerprint256, validTo: leaf.validTo };
   }
 
   private createContext(): StreamContext {

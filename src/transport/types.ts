@@ -266,4 +266,6 @@ export interface TransportStats {
   writeQueueDrops: number;
   /** Exceptions thrown by onMessage/onEvent (caught, never crash the process). */
   handlerErrors: number;
+  /** Inbound TLS handshakes that failed (not TLS, no shared cipher or version, bad client certificate, aborted, too slow). */
+  tlsHandshakeFailures: number;
 }
