@@ -20,6 +20,7 @@ import { rrModule } from '../modules/rr/index.js';
 import { sanityModule } from '../modules/sanity/index.js';
 import { slModule } from '../modules/sl/index.js';
 import { tmModule } from '../modules/tm/index.js';
+import { topohModule } from '../modules/topoh/index.js';
 import { usrlocModule } from '../modules/usrloc/index.js';
 import type { Destination } from '../transport/types.js';
 
@@ -42,6 +43,7 @@ export const builtinModules = [
   ratelimitModule,
   pikeModule,
   htableModule,
+  topohModule,
 ] as const;
 
 /** What route handlers receive as their second argument: `{ sl, maxfwd, sanity, rr, ... }`. */
@@ -113,5 +115,6 @@ export type { LookupResult, RegistrarApi, SaveResult } from '../modules/registra
 export type { RrApi } from '../modules/rr/index.js';
 export type { SanityApi } from '../modules/sanity/index.js';
 export type { SlApi } from '../modules/sl/index.js';
+export type { TopohApi } from '../modules/topoh/index.js';
 export type { NewRequestOptions, TmApi } from '../modules/tm/index.js';
 export type { BranchInfo, BranchTarget, FailureContext } from '../tm/proxy-transaction.js';
