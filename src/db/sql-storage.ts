@@ -3,6 +3,7 @@
  * identifier quoting and upsert form.
  */
 import { randomUUID } from 'node:crypto';
+import { type AddressStore, SqlAddressStore } from './address-store.js';
 import { hashAdminPassword, subscriberHashes, verifyAdminPassword } from './credentials.js';
 import { type DatetimeCodec, datetimeCodec, unixNow } from './datetime.js';
 import { StorageError } from './errors.js';
@@ -695,6 +696,7 @@ export class SqlStorage implements Storage {
   readonly location: LocationTable;
   readonly dispatcher: DispatcherTable;
   readonly admins: AdminStore;
+  readonly addresses: AddressStore;
   readonly htables: HtableStore;
   private readonly time: DatetimeCodec;
   private closing: Promise<void> | undefined;
@@ -712,6 +714,7 @@ export class SqlStorage implements Storage {
     this.location = new SqlLocation(driver, q, this.time, driver.dialect);
     this.dispatcher = new SqlDispatcher(driver, q, driver.dialect);
     this.admins = new SqlAdmins(driver, q, this.time);
+    this.addresses = new SqlAddressStore(driver, q, driver.dialect);
     this.htables = new SqlHtableStore(driver, q, driver.dialect);
   }
 

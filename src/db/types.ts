@@ -4,6 +4,7 @@
  * `version`); record fields are their columns camel-cased. Times are Unix seconds.
  */
 
+import type { AddressStore } from './address-store.js';
 import type { HtableStore } from './htable-store.js';
 
 /** The database engines olelo speaks to. */
@@ -271,6 +272,8 @@ export interface Storage {
   readonly location: LocationTable;
   readonly dispatcher: DispatcherTable;
   readonly admins: AdminStore;
+  /** Kamailio's `address`: trusted source addresses of the permissions module. */
+  readonly addresses: AddressStore;
   /** `olelo_htable`: the items of the htable module's persistent tables. */
   readonly htables: HtableStore;
   /**

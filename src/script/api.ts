@@ -13,6 +13,7 @@ import { domainModule } from '../modules/domain/index.js';
 import { htableModule } from '../modules/htable/index.js';
 import { maxfwdModule } from '../modules/maxfwd/index.js';
 import { nathelperModule } from '../modules/nathelper/index.js';
+import { permissionsModule } from '../modules/permissions/index.js';
 import { pikeModule } from '../modules/pike/index.js';
 import { ratelimitModule } from '../modules/ratelimit/index.js';
 import { registrarModule } from '../modules/registrar/index.js';
@@ -41,6 +42,7 @@ export const builtinModules = [
   // after usrloc: it takes usrloc's store when it is created
   registrarModule,
   ratelimitModule,
+  permissionsModule,
   pikeModule,
   htableModule,
   topohModule,
@@ -100,21 +102,16 @@ export type {
 } from '../modules/auth/index.js';
 export type { DestinationInfo, DispatcherApi } from '../modules/dispatcher/index.js';
 export type { DomainApi } from '../modules/domain/index.js';
-export type {
-  HashTable,
-  HtableApi,
-  HtableEntry,
-  HtableValue,
-  KeyPattern,
-} from '../modules/htable/index.js';
+export type { HashTable, HtableApi, HtableEntry, HtableValue, KeyPattern } from '../modules/htable/index.js';
 export type { MaxfwdApi } from '../modules/maxfwd/index.js';
 export type { AliasResult, NathelperApi, NatTest } from '../modules/nathelper/index.js';
+export type { AddressEntry, PermissionsApi } from '../modules/permissions/index.js';
 export type { PikeApi, PikeTopEntry } from '../modules/pike/index.js';
 export type { Algorithm, PipeInfo, PipeSpec, RatelimitApi } from '../modules/ratelimit/index.js';
 export type { LookupResult, RegistrarApi, SaveResult } from '../modules/registrar/index.js';
 export type { RrApi } from '../modules/rr/index.js';
 export type { SanityApi } from '../modules/sanity/index.js';
 export type { SlApi } from '../modules/sl/index.js';
-export type { TopohApi } from '../modules/topoh/index.js';
 export type { NewRequestOptions, TmApi } from '../modules/tm/index.js';
+export type { TopohApi } from '../modules/topoh/index.js';
 export type { BranchInfo, BranchTarget, FailureContext } from '../tm/proxy-transaction.js';

@@ -96,6 +96,7 @@ export function storageSuite(name: string, backend: Backend): void {
         const report = await db.migrate();
         assert.deepEqual(report.applied.length, migrations.length);
         assert.deepEqual([...report.createdTables].sort(), [
+          'address',
           'dbaliases',
           'dispatcher',
           'domain',
@@ -145,6 +146,7 @@ export function storageSuite(name: string, backend: Backend): void {
           location: 9,
           location_attrs: 1,
           dispatcher: 4,
+          address: 6,
         });
       });
 
@@ -178,7 +180,7 @@ export function storageSuite(name: string, backend: Backend): void {
         // the fixture has no dispatcher table (the dispatcher section shows one kept) and no olelo_* table
         assert.deepEqual(
           report.createdTables,
-          ['olelo_migrations', 'dispatcher', 'olelo_admin', 'olelo_htable'],
+          ['olelo_migrations', 'dispatcher', 'olelo_admin', 'olelo_htable', 'address'],
           'no Kamailio table recreated',
         );
         assert.deepEqual(report.applied.length, migrations.length);
@@ -193,6 +195,7 @@ export function storageSuite(name: string, backend: Backend): void {
           location_attrs: 1,
           acc: 5,
           dispatcher: 4,
+          address: 6,
         });
 
         const carol = await db.subscribers.get('carol', 'kamailio.test');
@@ -724,6 +727,53 @@ export function storageSuite(name: string, backend: Backend): void {
         await db.htables.clear('ipban');
         assert.deepEqual(await db.htables.load('ipban'), []);
         assert.equal((await db.htables.load('other')).length, 1, 'another table is kept');
+      });
+    });
+
+    describe('trusted addresses (address)', () => {
+      let db: Storage;
+      before(async () => {
+        db = await fresh();
+      });
+
+      it('adds rows with Kamailio defaults, lists them by group then id, removes by id', async () => {
+        const a = await db.addresses.add({
+          grp: 2,
+          ipAddr: '192.0.2.0',
+          mask: 24,
+          port: 5060,
+          tag: 'carrier-a',
+        });
+        assert.deepEqual(
+          { ...a, id: 0 },
+          { id: 0, grp: 2, ipAddr: '192.0.2.0', mask: 24, port: 5060, tag: 'carrier-a' },
+        );
+        const b = await db.addresses.add({ ipAddr: '2001:db8::10', mask: 128 });
+        assert.deepEqual(
+          { ...b, id: 0 },
+          { id: 0, grp: 1, ipAddr: '2001:db8::10', mask: 128, port: 0, tag: '' },
+        );
+        const c = await db.addresses.add({ ipAddr: '198.51.100.7' });
+        assert.equal(c.mask, 32, "Kamailio's default mask");
+        assert.ok(a.id !== b.id && b.id !== c.id);
+        assert.deepEqual(
+          (await db.addresses.list()).map((r) => r.ipAddr),
+          ['2001:db8::10', '198.51.100.7', '192.0.2.0'],
+        );
+        assert.deepEqual(
+          (await db.addresses.list({ grp: 2 })).map((r) => r.id),
+          [a.id],
+        );
+        assert.equal(await db.addresses.remove(b.id), true);
+        assert.equal(await db.addresses.remove(b.id), false);
+        assert.deepEqual(
+          (await db.addresses.list()).map((r) => r.id),
+          [c.id, a.id],
+        );
+        await assert.rejects(db.addresses.add({ ipAddr: '192.0.2.1', port: 70000 }), { code: 'query' });
+        await assert.rejects(db.addresses.add({ ipAddr: '192.0.2.1', tag: 'x'.repeat(65) }), {
+          code: 'query',
+        });
       });
     });
 

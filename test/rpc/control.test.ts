@@ -709,6 +709,13 @@ describe('control API', () => {
       assert.equal(r[0]!.limit, 65536);
       assert.equal(typeof r[0]!.all, 'number');
     },
+    // permissions: the control server has no address file or table (the module's own tests fill one)
+    'permissions.addressReload': async (via) =>
+      assert.deepEqual(await ok(via, 'permissions.addressReload'), { entries: 0 }),
+    'permissions.addressDump': async (via) => assert.deepEqual(await ok(via, 'permissions.addressDump'), []),
+    'permissions.subnetDump': async (via) => assert.deepEqual(await ok(via, 'permissions.subnetDump'), []),
+    'permissions.testAddress': async (via) =>
+      assert.deepEqual(await ok(via, 'permissions.testAddress', 1, '127.0.0.1', 5060), { result: -1 }),
   };
 
   it('has a check for every registered method', () => {

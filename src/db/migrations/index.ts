@@ -7,6 +7,7 @@
  * create. A table that exists already (a Kamailio database) is left as it is.
  */
 
+import { addressTable } from '../address-store.js';
 import { htableTable } from '../htable-store.js';
 import {
   adminTable,
@@ -94,5 +95,11 @@ export const migrations: readonly Migration[] = [
     // the htable module's persistent tables (persist: true)
     name: 'olelo table: olelo_htable',
     steps: [{ kind: 'table', table: htableTable }],
+  },
+  {
+    id: 7,
+    // the permissions module's trusted addresses (its addressDb); a Kamailio table already there is kept
+    name: 'kamailio table: address',
+    steps: [{ kind: 'table', table: addressTable }],
   },
 ];
