@@ -5,7 +5,8 @@
  * - Local domains: the `domain` table (`olelo domain add`), the `domains` setting, and the server's own
  *   addresses. Local users: the `subscriber` table (`olelo user add`).
  * - Switches (`features` in the config file, like kamailio.cfg's WITH_* defines): `auth`, `nat`,
- *   `aliases`, read here as `m.features`. TLS and WebSocket are switched by the listeners (`listen`).
+ *   `aliases`, `floodProtection`, read here as `m.features`. TLS and WebSocket are switched by the
+ *   listeners (`listen`).
  *
  * A request goes through, in order: checks → NAT detection → CANCEL / in-dialog routing →
  * authentication → Record-Route → relay out (foreign domains) or registrar (REGISTER) or delivery to a
@@ -29,6 +30,7 @@ const SCANNERS = /friendly-scanner|sipvicious|sipcli|sip-scan/i;
 
 export default defineRoutes({
   async request(req, m) {
+    if (m.features.floodProtection && !withinFloodLimits(req, m)) return;
     if (!checkRequest(req, m)) return;
 
     // the server itself: OPTIONS keepalives and monitoring probes
@@ -100,6 +102,27 @@ function withinLimits(req: RequestContext): boolean {
     return false;
   }
   return true;
+}
+
+/**
+ * Flood protection (Kamailio's ANTIFLOOD block), first of all: a banned source's requests are dropped
+ * without reply (no answer tells a flooder anything, nor costs us a send); a source going over pike's
+ * limit is put in the htable `ipban` for the table's autoExpire (the ban time) and dropped. The server's
+ * own addresses are never banned. False when the request was dropped.
+ */
+function withinFloodLimits(req: RequestContext, m: Modules): boolean {
+  const ip = req.source.address;
+  const ipban = m.htable.table('ipban');
+  // the flood path: one Map lookup, checked before anything else
+  if (ipban.has(ip)) {
+    req.drop();
+    return false;
+  }
+  if (req.isMyself(ip) || m.pike.checkRequest(req)) return true;
+  ipban.set(ip, req.source.receivedAt);
+  req.log.warn('flood: source banned', { ip });
+  req.drop();
+  return false;
 }
 
 /**

@@ -452,6 +452,14 @@ const coreFields = {
           'Alias numbers and names from the `dbaliases` table (`olelo alias add`): a call to an alias that is ' +
           'not itself registered reaches the user it points to.',
       }),
+      floodProtection: s.boolean({
+        default: true,
+        doc:
+          'Flood protection (Kamailio’s WITH_ANTIFLOOD): a source IP sending more requests than `modules.pike` ' +
+          'allows (30 per 2 s by default) is put in the htable `ipban` and its requests are dropped without ' +
+          'reply until the ban expires (the table’s `autoExpire`, 5 minutes by default). The server’s own ' +
+          'addresses are never banned. Off: no request is counted or dropped for its rate.',
+      }),
     },
     {
       doc:
