@@ -283,6 +283,87 @@ describe('topoh: topology hiding through a stateful proxy', () => {
     await inDialog(b, a, 'BYE');
   });
 
+  it("keeps an outside caller's Call-ID on the outside and masks it toward the inside", async () => {
+    bob.captured.length = 0;
+    const callId = `outside-call-${Date.now()}`;
+    const b: Leg = {
+      ua: bob,
+      callId,
+      localTag: 'bo1',
+      remoteTag: '',
+      local: '<sip:bob@example.com>',
+      remote: '<sip:alice@example.com>',
+      target: `sip:alice@${INSIDE}:${alice.port}`,
+      routes: [],
+      cseq: 0,
+    };
+    bob.send(request(b, 'INVITE').replace(/;tag=\r\n/, '\r\n'), port);
+    const invite = await alice.nextRequest('INVITE');
+    assert.ok(invite.callId!.startsWith('!!:'), 'the inside sees a mask of the outside Call-ID');
+    alice.send(response(alice, invite, 200, 'OK', 'ai1'), port);
+    const ok = await bob.nextResponse(200, 'INVITE');
+    assert.equal(ok.callId, callId, 'the outside caller keeps its Call-ID');
+    assert.ok(!ok.getHeader('via')!.includes('th-side'), 'the side flag is not sent back');
+    assert.equal(ok.recordRoute.length, 1);
+    b.remoteTag = 'ai1';
+    b.target = contactUri(ok);
+    b.routes = ok.getHeaders('record-route').reverse();
+    const a: Leg = {
+      ua: alice,
+      callId: invite.callId!,
+      localTag: 'ai1',
+      remoteTag: 'bo1',
+      local: '<sip:alice@example.com>',
+      remote: '<sip:bob@example.com>',
+      target: contactUri(invite),
+      routes: invite.getHeaders('record-route'),
+      cseq: 0,
+    };
+    bob.send(request(b, 'ACK', 1), port);
+    const ack = await alice.nextRequest('ACK', a.callId);
+    assert.equal(ack.requestUri, alice.contact.slice(1, -1));
+    await inDialog(a, b, 'INVITE');
+    await inDialog(a, b, 'BYE');
+    assertNothingInside(bob.captured, [a.callId], alice.port);
+  });
+
+  it('masks the CANCEL and the ACK for the 487 that tm builds like their INVITE', async () => {
+    bob.captured.length = 0;
+    const callId = `inside-cancel-${Date.now()}`;
+    const a: Leg = {
+      ua: alice,
+      callId,
+      localTag: 'ac1',
+      remoteTag: '',
+      local: '<sip:alice@example.com>',
+      remote: '<sip:bob@example.com>',
+      target: `sip:bob@${OUTSIDE}:${bob.port}`,
+      routes: [],
+      cseq: 0,
+    };
+    const inviteText = request(a, 'INVITE').replace(/;tag=\r\n/, '\r\n');
+    alice.send(inviteText, port);
+    const invite = await bob.nextRequest('INVITE');
+    bob.send(response(bob, invite, 180, 'Ringing', 'bc1'), port);
+    await alice.nextResponse(180, 'INVITE');
+    const cancelText = inviteText
+      .replace(/^INVITE /, 'CANCEL ')
+      .replace('CSeq: 1 INVITE', 'CSeq: 1 CANCEL')
+      .replace(/Contact: [^\r]*\r\n/, '');
+    alice.send(cancelText, port);
+    await alice.nextResponse(200, 'CANCEL');
+    const cancel = await bob.nextRequest('CANCEL');
+    assert.equal(cancel.callId, invite.callId, "the CANCEL has the INVITE's masked Call-ID");
+    assert.equal(cancel.topVia!.branch, invite.topVia!.branch);
+    bob.send(response(bob, cancel, 200, 'OK', 'bc1'), port);
+    bob.send(response(bob, invite, 487, 'Request Terminated', 'bc1'), port);
+    const terminated = await alice.nextResponse(487, 'INVITE');
+    assert.equal(terminated.callId, callId);
+    const ack = await bob.nextRequest('ACK', invite.callId);
+    assert.equal(ack.topVia!.branch, invite.topVia!.branch, 'the hop-by-hop ACK for the 487');
+    assertNothingInside(bob.captured, [callId, 'z9hG4bK-alice'], alice.port);
+  });
+
   it('registers one message filter when enabled', () => {
     const pipeline = (server as unknown as { pipeline: Pipeline }).pipeline;
     assert.equal(pipeline.messageFilterCount, 1);
