@@ -25,9 +25,6 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, PRACK, 
 /** Requests that start a dialog: this proxy stays in its path (Record-Route). */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
-/** User-Agents of well-known SIP scanners. */
-const SCANNERS = /friendly-scanner|sipvicious|sipcli|sip-scan/i;
-
 export default defineRoutes({
   async request(req, m) {
     if (m.features.floodProtection && !withinFloodLimits(req, m)) return;
@@ -57,6 +54,7 @@ export default defineRoutes({
       return;
     }
     if (req.method === 'ACK') return; // an ACK without dialog or transaction acknowledges nothing here
+    if (req.method === 'REGISTER' && m.features.registerRateLimit && !withinRegisterBudget(req, m)) return;
 
     if (m.features.auth && !(await authorize(req, m))) return;
 
@@ -81,7 +79,7 @@ export default defineRoutes({
 
 /** Loop protection, sanity, and the hook for flood protection. False when the request is finished. */
 function checkRequest(req: RequestContext, m: Modules): boolean {
-  if (!withinLimits(req)) return false;
+  if (!withinLimits(req, m)) return false;
   // RFC 3261 §16.3 step 3
   if (!m.maxfwd.process(req, 70)) {
     m.sl.reply(req, 483, 'Too Many Hops');
@@ -92,16 +90,27 @@ function checkRequest(req: RequestContext, m: Modules): boolean {
 }
 
 /**
- * FLOOD PROTECTION HOOK (Kamailio's pike and ban table). olelo has no flood detector yet: count
- * requests per source here and return false — after `req.drop()` or a 503 — for sources over the limit.
+ * Scanners looking for open accounts (SIPVicious's friendly-scanner and its kin, the list in
+ * `modules.permissions.scannerUserAgents`) get no answer at all: a reply would confirm a SIP server here.
+ * One precompiled pattern, tried only when the request has a User-Agent.
  */
-function withinLimits(req: RequestContext): boolean {
-  // scanners looking for open accounts get no answer at all
-  if (SCANNERS.test(req.header('user-agent') ?? '')) {
+function withinLimits(req: RequestContext, m: Modules): boolean {
+  if (m.features.blockScanners && m.permissions.isScanner(req)) {
     req.drop();
     return false;
   }
   return true;
+}
+
+/**
+ * REGISTER budget (Kamailio's pipelimit): a storm of REGISTERs — phones reconnecting all at once, a
+ * password guesser — costs a challenge and a database read each; over the `register` pipe's limit they
+ * are answered 503 with Retry-After, which a phone honours (RFC 3261 §21.5.4). No pipe, no limit.
+ */
+function withinRegisterBudget(req: RequestContext, m: Modules): boolean {
+  if (!m.ratelimit.active('register') || m.ratelimit.check('register')) return true;
+  m.ratelimit.reply503(req);
+  return false;
 }
 
 /**

@@ -452,6 +452,20 @@ const coreFields = {
           'Alias numbers and names from the `dbaliases` table (`olelo alias add`): a call to an alias that is ' +
           'not itself registered reaches the user it points to.',
       }),
+      blockScanners: s.boolean({
+        default: true,
+        doc:
+          'Requests whose User-Agent names a known SIP scanner (`modules.permissions.scannerUserAgents`: ' +
+          'friendly-scanner, sipvicious, sipcli, ...) are dropped without reply, before any other work. Off: ' +
+          'they are handled like any request (and refused by authentication).',
+      }),
+      registerRateLimit: s.boolean({
+        default: true,
+        doc:
+          'REGISTERs pass through the `ratelimit` pipe `register` (when it exists; 20,000 a second by default, ' +
+          'see `modules.ratelimit.pipes`) before authentication: over the limit they are answered 503 with ' +
+          'Retry-After (`modules.ratelimit.retryAfter`). Off: REGISTERs are not counted.',
+      }),
       floodProtection: s.boolean({
         default: true,
         doc:

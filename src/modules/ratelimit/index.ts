@@ -71,8 +71,10 @@ export const ratelimitModule = defineModule({
       doc: 'Length of a slot (Kamailio’s `timer_interval`); limits count requests per slot, slots are aligned on the clock.',
     }),
     pipes: s.record(pipeSchema, {
-      default: {},
-      doc: 'Pipes created at start, by name: `{ register: { limit: 200, algorithm: TAILDROP } }`.',
+      // the default script's REGISTER budget (features.registerRateLimit): far above any burst a
+      // registrar of one process answers, so only a flood meets it
+      default: { register: { limit: 20_000, algorithm: 'TAILDROP' } },
+      doc: 'Pipes created at start, by name. The default script checks REGISTERs against `register` when it exists (features.registerRateLimit); giving `pipes` replaces the default, so keep a `register` pipe to keep that limit.',
       example: { register: { limit: 200, algorithm: 'TAILDROP' } },
     }),
     replyCode: s.integer({
