@@ -3,6 +3,7 @@
  * socket against a running server, `olelo ctl`, `cfg.set` changing a live timer, and who may call.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { methodReference } from '../../src/rpc/registry.js';
 import { ROOT, tempDir } from '../helpers/process.js';
 import { startServer, UdpPeer } from '../helpers/server.js';
 import { hasSipp, runSippUac } from '../helpers/sipp.js';
+import { type TestCertificate, writeCertificate } from '../helpers/tls.js';
 
 const SCRIPT = `
 import { defineRoutes } from 'olelo/script';
@@ -1034,5 +1036,58 @@ describe('control API with a token, over TCP', () => {
     );
     assert.equal(r.status, 401);
     assert.equal((await fetch(`http://127.0.0.1:${http}/api/session`)).status, 401);
+  });
+});
+
+describe('control API on a server with a TLS listener', () => {
+  const dir = tempDir('ctl-tls');
+  let server: Server;
+  let http: number;
+  let socket: string;
+  let cert: TestCertificate;
+
+  before(async () => {
+    cert = writeCertificate(dir.path);
+    socket = join(dir.path, 'ctl.sock');
+    server = (
+      await startServer(
+        `control:\n  http:\n    listen: 127.0.0.1:0\n  socket: ${JSON.stringify(socket)}\ntls:\n  certificate: ${cert.certPath}\n  key: ${cert.keyPath}\n`,
+        { listen: ['udp:127.0.0.1:0', 'tls:127.0.0.1:0'] },
+      )
+    ).server;
+    http = server.control!.httpAddress!.port;
+  });
+  after(async () => {
+    await server?.stop(100);
+    dir.remove();
+  });
+
+  for (const via of ['http', 'socket'] as const) {
+    it(`tls.reload over ${via === 'http' ? 'HTTP' : 'the Unix socket'}: answers the fingerprint of the certificate file, refuses a broken one`, async () => {
+      const call = async (method: string) => {
+        const r = await post(
+          via === 'http' ? { port: http } : { socket },
+          '/RPC',
+          JSON.stringify({ jsonrpc: '2.0', method, id: 1 }),
+        );
+        return JSON.parse(r.body) as Answer;
+      };
+      const fresh = writeCertificate(dir.path); // new key and certificate in the same files
+      const answer = await call('tls.reload');
+      assert.equal(answer.error, undefined, JSON.stringify(answer));
+      const expected = new X509Certificate(fresh.cert).fingerprint256;
+      assert.equal((answer.result as { fingerprint256: string }).fingerprint256, expected);
+      writeFileSync(fresh.certPath, 'not a certificate');
+      try {
+        const refused = await call('tls.reload');
+        assert.equal(refused.error?.code, 500);
+      } finally {
+        writeFileSync(fresh.certPath, fresh.cert);
+      }
+    });
+  }
+
+  it('tls.reload is in the method list only with a TLS listener', async () => {
+    assert.ok(server.rpc.names().includes('tls.reload'));
   });
 });
