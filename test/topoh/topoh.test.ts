@@ -364,6 +364,35 @@ describe('topoh: topology hiding through a stateful proxy', () => {
     assertNothingInside(bob.captured, [callId, 'z9hG4bK-alice'], alice.port);
   });
 
+  it('masks an inside Contact registered at an outside registrar and restores it in the 200', async () => {
+    bob.captured.length = 0;
+    const callId = `inside-register-${Date.now()}`;
+    const register = [
+      `REGISTER sip:${OUTSIDE}:${bob.port} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${INSIDE}:${alice.port};branch=z9hG4bK-alice-reg${++branchSeq};rport`,
+      'Max-Forwards: 70',
+      'From: <sip:alice@example.com>;tag=ar1',
+      'To: <sip:alice@example.com>',
+      `Call-ID: ${callId}`,
+      'CSeq: 1 REGISTER',
+      `Contact: ${alice.contact};expires=600`,
+      'Content-Length: 0',
+    ].join('\r\n');
+    alice.send(`${register}\r\n\r\n`, port);
+    const got = await bob.nextRequest('REGISTER');
+    assert.match(got.getHeader('contact')!, /^<sip:127\.0\.0\.1:\d+;line=sr-[A-Za-z0-9_-]+>;expires=600$/);
+    // the registrar answers with the binding as it stored it (masked)
+    const ok = response(bob, got, 200, 'OK', 'reg1').replace(
+      'Content-Length: 0',
+      `Contact: ${got.getHeader('contact')}\r\nContent-Length: 0`,
+    );
+    bob.send(ok, port);
+    const answer = await alice.nextResponse(200, 'REGISTER');
+    assert.equal(answer.getHeader('contact'), `${alice.contact};expires=600`);
+    assert.equal(answer.callId, callId);
+    assertNothingInside(bob.captured, [callId, 'z9hG4bK-alice'], alice.port);
+  });
+
   it('registers one message filter when enabled', () => {
     const pipeline = (server as unknown as { pipeline: Pipeline }).pipeline;
     assert.equal(pipeline.messageFilterCount, 1);

@@ -260,7 +260,8 @@ export class TopologyHider implements MessageFilter {
       } else {
         if (this.callIdSides) this.callIdOfResponse(msg, side);
         if (side === 'o') {
-          this.maskContacts(msg, listener);
+          // a REGISTER response lists the registering UA's own bindings: it must recognise them (RFC 3261 §10.2.4)
+          if (msg.cseq?.method !== 'REGISTER') this.maskContacts(msg, listener);
           this.maskRecordRoute(msg, listener, 'R');
         }
       }
