@@ -117,7 +117,7 @@ function withinRegisterBudget(req: RequestContext, m: Modules): boolean {
  * Flood protection (Kamailio's ANTIFLOOD block), first of all: a banned source's requests are dropped
  * without reply (no answer tells a flooder anything, nor costs us a send); a source going over pike's
  * limit is put in the htable `ipban` for the table's autoExpire (the ban time) and dropped. The server's
- * own addresses are never banned. False when the request was dropped.
+ * own addresses and trusted sources (permissions group 1) are never banned. False when dropped.
  */
 function withinFloodLimits(req: RequestContext, m: Modules): boolean {
   const ip = req.source.address;
@@ -127,7 +127,8 @@ function withinFloodLimits(req: RequestContext, m: Modules): boolean {
     req.drop();
     return false;
   }
-  if (req.isMyself(ip) || m.pike.checkRequest(req)) return true;
+  // the server's own addresses and trusted peers (carriers, gateways: permissions group 1) are not counted
+  if (req.isMyself(ip) || m.permissions.allowSourceAddress(req, 1) || m.pike.checkRequest(req)) return true;
   ipban.set(ip, req.source.receivedAt);
   req.log.warn('flood: source banned', { ip });
   req.drop();

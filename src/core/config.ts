@@ -472,7 +472,8 @@ const coreFields = {
           'Flood protection (Kamailio’s WITH_ANTIFLOOD): a source IP sending more requests than `modules.pike` ' +
           'allows (30 per 2 s by default) is put in the htable `ipban` and its requests are dropped without ' +
           'reply until the ban expires (the table’s `autoExpire`, 5 minutes by default). The server’s own ' +
-          'addresses are never banned. Off: no request is counted or dropped for its rate.',
+          'addresses and trusted sources (`permissions` address group 1) are never counted nor banned. Off: ' +
+          'no request is counted or dropped for its rate.',
       }),
     },
     {
