@@ -88,3 +88,30 @@ describe('pike and htable README examples', () => {
     }
   });
 });
+
+describe('default script: flood protection spares trusted sources', () => {
+  it('a source in permissions group 1 is never counted or banned; an untrusted one is banned', async () => {
+    const list = dir.file('trusted.list', '1 127.0.0.7 0 any trunk\n');
+    const { server, listener } = await startServer(
+      `domains: [127.0.0.1]\nmodules:\n  pike:\n    reqsDensityPerUnit: 10\n    removeLatency: 10s\n  permissions:\n    addressFile: ${JSON.stringify(list)}\n`,
+      { listen: ['udp:127.0.0.1:0'] },
+    );
+    const trunk = await UdpPeer.open('127.0.0.7');
+    const stranger = await UdpPeer.open('127.0.0.8');
+    try {
+      const port = listener('udp').port;
+      assert.equal(await answered(trunk, port, 40), 40);
+      const banned = await answered(stranger, port, 40);
+      assert.ok(banned >= 10 && banned < 40, `the untrusted source got ${banned} answers`);
+      const bans = (await server.rpc.call('htable.dump', ['ipban'])) as unknown;
+      assert.match(JSON.stringify(bans), /127\.0\.0\.8/);
+      assert.doesNotMatch(JSON.stringify(bans), /127\.0\.0\.7/);
+      // still served after the flood
+      assert.equal(await answered(trunk, port, 5), 5);
+    } finally {
+      trunk.close();
+      stranger.close();
+      await server.stop(100);
+    }
+  });
+});
