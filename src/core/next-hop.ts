@@ -46,7 +46,18 @@ export function viaProtocol(via: Via): Protocol | undefined {
 
 /** The Via transport token of a protocol (`udp` → `UDP`). */
 export function viaTransport(protocol: Protocol): string {
-  return protocol.toUpperCase();
+  switch (protocol) {
+    case 'udp':
+      return 'UDP';
+    case 'tcp':
+      return 'TCP';
+    case 'tls':
+      return 'TLS';
+    case 'ws':
+      return 'WS';
+    case 'wss':
+      return 'WSS';
+  }
 }
 
 /**

@@ -68,13 +68,33 @@ export function parseVia(value: string): Via[] {
   }
 }
 
+/** An upper-cased Via token; the usual ones, already upper case, are returned as the interned literal. */
+function upperToken(token: string): string {
+  switch (token) {
+    case 'SIP':
+      return 'SIP';
+    case 'UDP':
+      return 'UDP';
+    case 'TCP':
+      return 'TCP';
+    case 'TLS':
+      return 'TLS';
+    case 'WSS':
+      return 'WSS';
+    case 'WS':
+      return 'WS';
+    default:
+      return token.toUpperCase();
+  }
+}
+
 function parseViaParm(s: string, i: number, out: Via[]): number {
   const n = s.length;
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH = SWS "/" SWS
   const protocolStart = i;
   i = scanToken(s, i);
   if (i === protocolStart) throw new SipParseError('missing protocol name in Via', protocolStart);
-  const protocol = s.slice(protocolStart, i).toUpperCase();
+  const protocol = upperToken(s.slice(protocolStart, i));
   i = expectSlash(s, i, 'protocol name');
   const versionStart = i;
   i = scanToken(s, i);
@@ -84,7 +104,7 @@ function parseViaParm(s: string, i: number, out: Via[]): number {
   const transportStart = i;
   i = scanToken(s, i);
   if (i === transportStart) throw new SipParseError('missing transport in Via', transportStart);
-  const transport = s.slice(transportStart, i).toUpperCase();
+  const transport = upperToken(s.slice(transportStart, i));
   // LWS between sent-protocol and sent-by is mandatory
   const wsStart = i;
   i = skipWs(s, i);
