@@ -1,0 +1,229 @@
+/**
+ * The stateful proxy's SIP work per call, without sockets: the server of `bench/proxy` (its route script
+ * bench/proxy/olelo.ts, record-route + stateful relay) gets the messages of SIPp's calls of that bench
+ * (INVITE, 180, 200, ACK, BYE, 200) handed to its receive pipeline directly; what it sends is captured
+ * instead of written to a socket, and the UAC and UAS sides are played by this file. The time spent in
+ * the server (`receive`, everything it runs synchronously: parse, script, transactions, serialization;
+ * GC pauses that fall in it) is summed per call, at a fixed call rate so finished transactions wait out
+ * their timers as they do under SIPp.
+ *
+ * What it leaves out on purpose: the kernel and Node's UDP path (about 9 µs per received-and-sent
+ * message; docs/performance.md), so SIP work can be measured to a few percent on a noisy machine.
+ *
+ *   node dist/bench/call-loop.js [--rate 4000] [--seconds 20] [--profile]   (pin it: taskset -c 1)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/core/config.js';
+import { Logger } from '../src/core/logger.js';
+import { moduleSchemas } from '../src/core/module.js';
+import type { Pipeline } from '../src/core/pipeline.js';
+import { Server } from '../src/core/server.js';
+import { builtinModules } from '../src/script/api.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../src/sip/index.js';
+import type { Destination, Listener, Source } from '../src/transport/types.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const { values: opts } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '4000' },
+    seconds: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+  },
+});
+const RATE = Number(opts.rate);
+const SECONDS = Number(opts.seconds);
+const WARMUP = Number(opts.warmup);
+
+const UAC = { address: '127.0.0.1', port: 40_001 };
+const UAS = { address: '127.0.0.1', port: 40_002 };
+const SDP =
+  'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+
+const dir = mkdtempSync(join(tmpdir(), 'olelo-call-loop-'));
+const config = loadConfig({
+  text: [
+    'listen:',
+    '  - udp:127.0.0.1:0',
+    `script: ${join(ROOT, 'bench', 'proxy', 'olelo.ts')}`,
+    `dataDir: ${dir}`,
+    'control:',
+    '  http:',
+    '    listen: "off"',
+    '  socket: "off"',
+    '',
+  ].join('\n'),
+  env: {},
+  cwd: ROOT,
+  moduleSchemas: moduleSchemas(builtinModules),
+});
+const server = await Server.start(config, { log: Logger.create({ level: 'warn' }) });
+const internals = server as unknown as { pipeline: Pipeline; transport: { send: unknown } };
+const pipeline = internals.pipeline;
+const listener: Listener = server.listeners[0]!;
+const proxy = `${listener.address}:${listener.port}`;
+
+/** What the server sent, in order. */
+let outbox: Array<{ data: Buffer; dest: Destination }> = [];
+internals.transport.send = (data: Buffer, dest: Destination) => {
+  outbox.push({ data, dest });
+  return undefined;
+};
+
+const source = (peer: { address: string; port: number }): Source => ({
+  protocol: 'udp',
+  address: peer.address,
+  port: peer.port,
+  family: 4,
+  listener,
+  connectionId: undefined,
+  receivedAt: Date.now(),
+});
+const uacSource = source(UAC);
+const uasSource = source(UAS);
+
+let inServer = 0;
+/** Hands a message to the server, timing it; returns what it sent. */
+function deliver(text: string, from: Source): Array<{ data: Buffer; dest: Destination }> {
+  const data = Buffer.from(text, 'latin1');
+  from.receivedAt = Date.now();
+  outbox = [];
+  const t0 = performance.now();
+  pipeline.receive(data, from);
+  inServer += performance.now() - t0;
+  return outbox;
+}
+
+function sentTo(
+  out: Array<{ data: Buffer; dest: Destination }>,
+  peer: { port: number },
+  start: string,
+): string {
+  const found = out.find(
+    (o) => o.dest.port === peer.port && o.data.toString('latin1', 0, start.length) === start,
+  );
+  if (found === undefined)
+    throw new Error(
+      `expected ${start} to ${peer.port}; got ${out.map((o) => o.data.toString('latin1').split('\r\n')[0]).join(', ')}`,
+    );
+  return found.data.toString('latin1');
+}
+
+/** The header lines of a received request a UAS copies into its responses (SIPp's [last_*]). */
+function copied(req: SipRequest, toTag: string | undefined): string {
+  const lines = [
+    ...req.getHeaders('via').map((v) => `Via: ${v}`),
+    `From: ${req.getHeader('from')}`,
+    `To: ${req.getHeader('to')}${toTag === undefined ? '' : `;tag=${toTag}`}`,
+    `Call-ID: ${req.getHeader('call-id')}`,
+    `CSeq: ${req.getHeader('cseq')}`,
+    ...req.getHeaders('record-route').map((r) => `Record-Route: ${r}`),
+  ];
+  return lines.join('\r\n');
+}
+
+let callNumber = 0;
+/** One call as the bench's SIPp UAC and UAS make it. */
+function call(): void {
+  const n = ++callNumber;
+  const callId = `${n}-bench@127.0.0.1`;
+  const fromTag = `${process.pid}SIPpTag00${n}`;
+  const uasTag = `${process.pid}SIPpTag01${n}`;
+  const uac = `${UAC.address}:${UAC.port}`;
+  const invite =
+    `INVITE sip:service@${UAS.address}:${UAS.port};transport=UDP SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP ${uac};branch=z9hG4bK-${n}-1-0;rport\r\n` +
+    `From: "olelo test" <sip:caller@${uac}>;tag=${fromTag}\r\n` +
+    `To: <sip:service@${UAS.address}:${UAS.port}>\r\n` +
+    `Call-ID: ${callId}\r\nCSeq: 1 INVITE\r\n` +
+    `Contact: <sip:caller@${uac};transport=UDP>\r\nMax-Forwards: 70\r\nSubject: olelo test call\r\n` +
+    `Content-Type: application/sdp\r\nContent-Length: ${SDP.length}\r\n\r\n${SDP}`;
+  const inviteOut = deliver(invite, uacSource);
+  sentTo(inviteOut, UAC, 'SIP/2.0 100');
+  const forwarded = parseMessage(Buffer.from(sentTo(inviteOut, UAS, 'INVITE'), 'latin1')) as SipRequest;
+  const contact = `Contact: <sip:callee@${UAS.address}:${UAS.port};transport=UDP>`;
+  sentTo(
+    deliver(
+      `SIP/2.0 180 Ringing\r\n${copied(forwarded, uasTag)}\r\n${contact}\r\nContent-Length: 0\r\n\r\n`,
+      uasSource,
+    ),
+    UAC,
+    'SIP/2.0 180',
+  );
+  const ok = parseMessage(
+    Buffer.from(
+      sentTo(
+        deliver(
+          `SIP/2.0 200 OK\r\n${copied(forwarded, uasTag)}\r\n${contact}\r\nContent-Type: application/sdp\r\nContent-Length: ${SDP.length}\r\n\r\n${SDP}`,
+          uasSource,
+        ),
+        UAC,
+        'SIP/2.0 200',
+      ),
+      'latin1',
+    ),
+  ) as SipResponse;
+  // the UAC's route set: the 200's Record-Route, reversed (RFC 3261 §12.1.2); next hop the callee's Contact
+  const routes = ok
+    .getHeaders('record-route')
+    .slice()
+    .reverse()
+    .map((r) => `Route: ${r}`)
+    .join('\r\n');
+  const inDialog = (method: string, cseq: number, branch: string) =>
+    `${method} sip:callee@${UAS.address}:${UAS.port};transport=UDP SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP ${uac};branch=z9hG4bK-${n}-${branch};rport\r\n${routes}\r\n` +
+    `From: "olelo test" <sip:caller@${uac}>;tag=${fromTag}\r\n` +
+    `To: <sip:service@${UAS.address}:${UAS.port}>;tag=${uasTag}\r\n` +
+    `Call-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\n` +
+    `Contact: <sip:caller@${uac};transport=UDP>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+  sentTo(deliver(inDialog('ACK', 1, '5'), uacSource), UAS, 'ACK');
+  const bye = parseMessage(
+    Buffer.from(sentTo(deliver(inDialog('BYE', 2, '7'), uacSource), UAS, 'BYE'), 'latin1'),
+  ) as SipRequest;
+  sentTo(
+    deliver(
+      `SIP/2.0 200 OK\r\n${copied(bye, undefined)}\r\n${contact}\r\nContent-Length: 0\r\n\r\n`,
+      uasSource,
+    ),
+    UAC,
+    'SIP/2.0 200',
+  );
+  void proxy;
+}
+
+/** Runs calls at RATE for `seconds`; resolves with [calls, ms in the server]. */
+async function run(seconds: number): Promise<[number, number]> {
+  const perTick = Math.max(1, Math.round(RATE / 100));
+  const start = performance.now();
+  const startInServer = inServer;
+  let calls = 0;
+  while (performance.now() - start < seconds * 1000) {
+    const tick = performance.now();
+    for (let i = 0; i < perTick; i++) call();
+    calls += perTick;
+    const wait = 10 - (performance.now() - tick);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+  }
+  return [calls, inServer - startInServer];
+}
+
+try {
+  await run(WARMUP);
+  const cpu0 = process.cpuUsage();
+  const [calls, ms] = await run(SECONDS);
+  const cpu = process.cpuUsage(cpu0);
+  const perCall = (ms * 1000) / calls;
+  console.log(
+    `${calls} calls at ${RATE}/s over ${SECONDS} s: ${perCall.toFixed(1)} µs per call in the server ` +
+      `(receive → sent, GC pauses inside included); process CPU ${((cpu.user + cpu.system) / calls).toFixed(1)} µs per call ` +
+      `(the played UAC and UAS and their parsing included); tm.current ${server.stats.get('tm.current')}`,
+  );
+} finally {
+  await server.stop(100);
+  rmSync(dir, { recursive: true, force: true });
+}
