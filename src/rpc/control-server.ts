@@ -322,11 +322,17 @@ export class ControlServer {
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ip = req.socket.remoteAddress ?? 'unix';
     const now = Date.now();
-    const failed = this.failedLogins.get(ip);
-    if (failed !== undefined && now - failed.since < 60_000 && failed.count >= LOGIN_ATTEMPTS_PER_MINUTE) {
-      res.setHeader('Retry-After', String(Math.ceil((60_000 - (now - failed.since)) / 1000)));
+    let attempts = this.failedLogins.get(ip);
+    if (attempts === undefined || now - attempts.since >= 60_000) {
+      attempts = { count: 0, since: now };
+      this.failedLogins.set(ip, attempts);
+    }
+    if (attempts.count >= LOGIN_ATTEMPTS_PER_MINUTE) {
+      res.setHeader('Retry-After', String(Math.ceil((60_000 - (now - attempts.since)) / 1000)));
       return send(res, 429, { error: 'too many failed logins; try again later' });
     }
+    // counted before the (slow) password check, so logins sent in parallel cannot all pass the limit
+    attempts.count++;
     let credentials: { username?: unknown; password?: unknown };
     try {
       credentials = JSON.parse(await readBody(req)) as typeof credentials;
@@ -337,9 +343,6 @@ export class ControlServer {
     if (typeof username !== 'string' || typeof password !== 'string' || username === '' || password === '')
       throw new HttpError(400, 'expected JSON {"username", "password"}');
     if (!(await this.options.admins.verify(username, password))) {
-      const f = failed !== undefined && now - failed.since < 60_000 ? failed : { count: 0, since: now };
-      f.count++;
-      this.failedLogins.set(ip, f);
       this.options.log.warn('dashboard login refused', { user: username, from: ip });
       return send(res, 401, { error: 'wrong name or password' });
     }

@@ -1,0 +1,119 @@
+/**
+ * The control server alone (no SIP server): a registry with one method, administrators in memory, bound to
+ * 127.0.0.1 on a port the system picks. The access rules and the dashboard's login limit.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '../../src/core/logger.js';
+import type { AdminRecord, AdminStore } from '../../src/db/types.js';
+import { ControlServer } from '../../src/rpc/control-server.js';
+import { RpcRegistry } from '../../src/rpc/registry.js';
+
+/** Administrators in memory; `verify` takes a while, as scrypt does. */
+class MemoryAdmins implements AdminStore {
+  readonly passwords = new Map<string, string>();
+  async add(username: string, password: string): Promise<AdminRecord> {
+    this.passwords.set(username, password);
+    return { username, created: 0 };
+  }
+  async verify(username: string, password: string): Promise<boolean> {
+    await sleep(30);
+    return this.passwords.get(username) === password;
+  }
+  async setPassword(username: string, password: string): Promise<boolean> {
+    if (!this.passwords.has(username)) return false;
+    this.passwords.set(username, password);
+    return true;
+  }
+  async remove(username: string): Promise<boolean> {
+    return this.passwords.delete(username);
+  }
+  async list(): Promise<AdminRecord[]> {
+    return [...this.passwords.keys()].map((username) => ({ username, created: 0 }));
+  }
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+function send(
+  port: number,
+  method: string,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method, headers, timeout: 10_000, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('control server', () => {
+  const admins = new MemoryAdmins();
+  let server: ControlServer;
+  let port: number;
+  const calls: string[] = [];
+
+  before(async () => {
+    const registry = new RpcRegistry();
+    registry.register({
+      'test.touch': {
+        doc: 'Records a call.',
+        params: [{ name: 'what', type: 'string' }],
+        handler: (what: string) => {
+          calls.push(what);
+          return what;
+        },
+      },
+    });
+    await admins.add('ops', 'correct-horse');
+    server = new ControlServer({
+      registry,
+      log: Logger.create({ level: 'error', sink: () => {} }),
+      http: { listen: { host: '127.0.0.1', port: 0 }, sessionTimeout: 60_000 },
+      socket: undefined,
+      admins,
+      metrics: () => '# nothing\n',
+    });
+    await server.start();
+    port = server.httpAddress!.port;
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  const login = (password: string) =>
+    send(port, 'POST', '/api/login', JSON.stringify({ username: 'ops', password }), {
+      'Content-Type': 'application/json',
+    });
+
+  it('counts logins sent in parallel: ten wrong passwords a minute, the rest refused with 429', async () => {
+    const answers = await Promise.all(Array.from({ length: 30 }, () => login('wrong-password')));
+    const statuses = answers.map((a) => a.status);
+    assert.equal(statuses.filter((s) => s === 401).length, 10, statuses.join(' '));
+    assert.equal(statuses.filter((s) => s === 429).length, 20, statuses.join(' '));
+    assert.equal((await login('correct-horse')).status, 429, 'locked out for the rest of the minute');
+  });
+});
