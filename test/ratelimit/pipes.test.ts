@@ -134,4 +134,43 @@ describe('NOP and dynamic pipes', () => {
       ['config', 'dyn-new'],
     );
   });
+
+  it('holds at most maxDynamic script-created pipes, evicting the least recently used, never a configured one', () => {
+    const { pipes, clock } = table();
+    pipes.maxDynamic = 3;
+    pipes.set('config', 'TAILDROP', 1, false);
+    pipes.check('src:a', { limit: 1 });
+    pipes.check('src:b', { limit: 1 });
+    pipes.check('src:c', { limit: 1 });
+    // a later slot: a is used again, so b is now the least recently used
+    clock.now += 1000;
+    assert.equal(pipes.check('src:a', { limit: 1 }), true);
+    // a flood of new names (spoofed sources): the table does not grow past the cap
+    for (let i = 0; i < 1000; i++) pipes.check(`src:spoofed-${i}`, { limit: 1 });
+    assert.equal(pipes.dynamicSize, 3);
+    assert.equal(pipes.size, 4);
+    assert.equal(pipes.evicted, 1000);
+    assert.ok(pipes.get('config') !== undefined);
+    assert.deepEqual(
+      [...pipes.list()].map((p) => p.name),
+      ['config', 'src:spoofed-997', 'src:spoofed-998', 'src:spoofed-999'],
+    );
+  });
+
+  it('evicts the pipe whose last slot is the oldest, keeping one in use', () => {
+    const { pipes, clock } = table();
+    pipes.maxDynamic = 2;
+    pipes.check('src:a', { limit: 5 });
+    pipes.check('src:b', { limit: 5 });
+    clock.now += 1000;
+    pipes.check('src:a', { limit: 5 });
+    pipes.check('src:c', { limit: 5 });
+    assert.equal(pipes.get('src:b'), undefined);
+    assert.equal(pipes.get('src:a')!.counter, 1);
+    // a removed pipe frees its place
+    assert.equal(pipes.remove('src:a'), true);
+    pipes.check('src:d', { limit: 5 });
+    assert.ok(pipes.get('src:c') !== undefined && pipes.get('src:d') !== undefined);
+    assert.equal(pipes.evicted, 1);
+  });
 });

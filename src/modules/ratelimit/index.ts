@@ -102,10 +102,19 @@ export const ratelimitModule = defineModule({
       default: 60,
       doc: 'Pipes the script created (`check(name, { limit })`) are removed after this many slots without a check.',
     }),
+    maxDynamicPipes: s.integer({
+      min: 1,
+      default: 65536,
+      doc:
+        'Most pipes the script created (`check(name, { limit })`) held at once. Their names often come from ' +
+        'the request (a source address, a user), so a flood from many addresses would grow memory without ' +
+        'bound: beyond it, a new one evicts the one least recently used (configured pipes are never evicted).',
+    }),
   }),
   create(core, params) {
     const interval = (params.interval as number | undefined) ?? 1000;
-    const pipes = new PipeTable(interval);
+    const maxDynamicPipes = (params.maxDynamicPipes as number | undefined) ?? 65_536;
+    const pipes = new PipeTable(interval, Date.now, Math.random, maxDynamicPipes);
     const configured = (params.pipes ?? {}) as Record<string, { limit: number; algorithm: Algorithm }>;
     for (const [name, p] of Object.entries(configured)) pipes.set(name, p.algorithm, p.limit, false);
     let replyCode = (params.replyCode as number | undefined) ?? 503;
@@ -115,6 +124,12 @@ export const ratelimitModule = defineModule({
     const passed = core.stats.counter('ratelimit', 'passed', 'Requests a pipe let pass.');
     const dropped = core.stats.counter('ratelimit', 'dropped', 'Requests a pipe refused.');
     core.stats.gauge('ratelimit', 'pipes', 'Pipes in the table.', () => pipes.size);
+    core.stats.counter(
+      'ratelimit',
+      'evicted_pipes',
+      'Script-created pipes evicted to stay within maxDynamicPipes.',
+      () => pipes.evicted,
+    );
     let sweep: NodeJS.Timeout | undefined;
 
     const api: RatelimitApi = {

@@ -48,15 +48,25 @@ export interface PipeSpec {
   limit: number;
 }
 
-/** The pipes of a server, with an injectable clock and random source (tests control both). */
+/**
+ * The pipes of a server, with an injectable clock and random source (tests control both). Pipes the
+ * script creates are named by it, often after a source address or a user, so their number is capped:
+ * beyond `maxDynamic`, a new one evicts the dynamic pipe whose last slot with a check is the oldest.
+ */
 export class PipeTable {
   private readonly pipes = new Map<string, Pipe>();
+  /** The dynamic pipes, least recently used (by slot) first. */
+  private readonly dynamicPipes = new Map<string, Pipe>();
+  /** Dynamic pipes evicted to stay within `maxDynamic`. */
+  evicted = 0;
 
   constructor(
     /** The slot length in milliseconds. */
     public interval: number,
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
+    /** Most dynamic pipes held at once. */
+    public maxDynamic = 65_536,
   ) {}
 
   get size(): number {
@@ -80,13 +90,29 @@ export class PipeTable {
       existing.limit = limit;
       return existing;
     }
+    if (dynamic && this.dynamicPipes.size >= this.maxDynamic) this.evictOldestDynamic();
     const pipe = new Pipe(name, algorithm, limit, dynamic);
     this.pipes.set(name, pipe);
+    if (dynamic) this.dynamicPipes.set(name, pipe);
     return pipe;
   }
 
   remove(name: string): boolean {
+    this.dynamicPipes.delete(name);
     return this.pipes.delete(name);
+  }
+
+  /** Dynamic pipes held. */
+  get dynamicSize(): number {
+    return this.dynamicPipes.size;
+  }
+
+  private evictOldestDynamic(): void {
+    for (const name of this.dynamicPipes.keys()) {
+      this.remove(name);
+      this.evicted++;
+      return;
+    }
   }
 
   /** Zeroes a pipe's counters (Kamailio's `pl.reset_pipe`). */
@@ -119,6 +145,11 @@ export class PipeTable {
       pipe.lastCounter = slot === pipe.slot + 1 ? pipe.counter : 0;
       pipe.counter = 0;
       pipe.slot = slot;
+      if (pipe.dynamic) {
+        // once a slot, not per check: a pipe in use moves to the young end, evicted last
+        this.dynamicPipes.delete(pipe.name);
+        this.dynamicPipes.set(pipe.name, pipe);
+      }
     }
     pipe.lastUsedSlot = slot;
     const n = ++pipe.counter;
@@ -152,7 +183,7 @@ export class PipeTable {
     let removed = 0;
     for (const pipe of this.pipes.values()) {
       if (pipe.dynamic && current - pipe.lastUsedSlot > slots) {
-        this.pipes.delete(pipe.name);
+        this.remove(pipe.name);
         removed++;
       }
     }
