@@ -6,6 +6,7 @@
  * - the Unix socket: anyone who may open the file (it is created mode 0600);
  * - `/RPC` and `/metrics` over TCP: open when the server is bound to a loopback address and no token is
  *   set, else only with the token (`Authorization: Bearer TOKEN`, or Basic with the token as password);
+ *   never to a web page (a request with `Origin` or `Sec-Fetch-Site`: cross-site request forgery);
  * - `/api/rpc` (the dashboard): a login session cookie plus the `X-Requested-With: olelo-web` header (a
  *   custom header a cross-site form cannot send), whatever the address.
  */
@@ -79,6 +80,17 @@ function cookies(req: IncomingMessage): Map<string, string> {
     if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
   return out;
+}
+
+/**
+ * Whether a request comes from a web page: browsers send `Origin` with every POST and `Sec-Fetch-Site`
+ * with every request (`none` only when the user typed the address). A page may POST a "simple" request
+ * (text/plain, no preflight) to 127.0.0.1 or rebind its own name to it; machine clients (curl, exporters,
+ * `olelo ctl`) send neither header.
+ */
+export function fromWebPage(headers: IncomingMessage['headers']): boolean {
+  const site = headers['sec-fetch-site'];
+  return headers.origin !== undefined || (site !== undefined && site !== 'none');
 }
 
 /**
@@ -273,6 +285,8 @@ export class ControlServer {
 
   /** Whether `/RPC` and `/metrics` may answer this TCP request. */
   private machineAllowed(req: IncomingMessage): boolean {
+    if (fromWebPage(req.headers))
+      throw new HttpError(403, 'web pages may not call /RPC or /metrics: the dashboard uses /api/rpc');
     return machineAccess(this.options.http.listen, this.options.http.token, req.headers.authorization);
   }
 

@@ -109,6 +109,37 @@ describe('control server', () => {
       'Content-Type': 'application/json',
     });
 
+  it('refuses /RPC and /metrics to web pages (cross-site request forgery on loopback), answers machine clients', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', method: 'test.touch', params: ['forged'], id: 1 });
+    // what a page on another site can send without a preflight: a text/plain POST, or a form
+    const forged = await send(port, 'POST', '/RPC', body, {
+      'Content-Type': 'text/plain',
+      Origin: 'https://evil.example',
+      'Sec-Fetch-Site': 'cross-site',
+    });
+    assert.equal(forged.status, 403);
+    // a page whose own name was rebound to 127.0.0.1 sends a same-origin request
+    const rebound = await send(port, 'POST', '/RPC', body, {
+      'Content-Type': 'text/plain',
+      Host: `evil.example:${port}`,
+      Origin: `http://evil.example:${port}`,
+      'Sec-Fetch-Site': 'same-origin',
+    });
+    assert.equal(rebound.status, 403);
+    const scraped = await send(port, 'GET', '/metrics', '', { 'Sec-Fetch-Site': 'cross-site' });
+    assert.equal(scraped.status, 403);
+    assert.deepEqual(calls, [], 'no forged call ran');
+
+    const curl = await send(port, 'POST', '/RPC', body.replace('forged', 'curl'), {
+      'Content-Type': 'application/x-www-form-urlencoded',
+    });
+    assert.equal(curl.status, 200);
+    assert.equal(JSON.parse(curl.body).result, 'curl');
+    assert.equal((await send(port, 'GET', '/metrics', '')).status, 200);
+    assert.equal((await send(port, 'GET', '/metrics', '', { 'Sec-Fetch-Site': 'none' })).status, 200);
+    assert.deepEqual(calls, ['curl']);
+  });
+
   it('counts logins sent in parallel: ten wrong passwords a minute, the rest refused with 429', async () => {
     const answers = await Promise.all(Array.from({ length: 30 }, () => login('wrong-password')));
     const statuses = answers.map((a) => a.status);
