@@ -185,7 +185,16 @@ export class ControlServer {
     if (socket !== undefined) {
       await removeStaleSocket(socket);
       const server = createServer((req, res) => this.serve(req, res, true));
-      await listen(server, (s, cb) => s.listen(socket, cb));
+      // the file is created by bind(), synchronously inside listen(): with umask 0177 it is 0600 from its
+      // first moment, not only after a chmod another local user could race
+      await listen(server, (s, cb) => {
+        const umask = process.umask(0o177);
+        try {
+          s.listen(socket, cb);
+        } finally {
+          process.umask(umask);
+        }
+      });
       chmodSync(socket, 0o600);
       this.unix = server;
       log.info('control API listening', { socket });

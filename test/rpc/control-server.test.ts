@@ -3,7 +3,11 @@
  * 127.0.0.1 on a port the system picks. The access rules and the dashboard's login limit.
  */
 import assert from 'node:assert/strict';
+import fs, { type Mode, mkdtempSync, type PathLike, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '../../src/core/logger.js';
@@ -146,5 +150,44 @@ describe('control server', () => {
     assert.equal(statuses.filter((s) => s === 401).length, 10, statuses.join(' '));
     assert.equal(statuses.filter((s) => s === 429).length, 20, statuses.join(' '));
     assert.equal((await login('correct-horse')).status, 429, 'locked out for the rest of the minute');
+  });
+});
+
+describe('control server Unix socket', () => {
+  it('creates the socket file 0600 from the start, whatever the umask (not only after a chmod)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'olelo-ctlsock-'));
+    const path = join(dir, 'ctl.sock');
+    const modes: number[] = [];
+    // the chmod that follows listen() is observed and skipped: the mode seen is the one bind() gave
+    const chmod = fs.chmodSync;
+    fs.chmodSync = (file: PathLike, mode: Mode) => {
+      modes.push(statSync(file).mode & 0o777);
+      void mode;
+    };
+    syncBuiltinESMExports();
+    const umask = process.umask(0o022);
+    const server = new ControlServer({
+      registry: new RpcRegistry(),
+      log: Logger.create({ level: 'error', sink: () => {} }),
+      http: { listen: 'off', sessionTimeout: 60_000 },
+      socket: path,
+      admins: new MemoryAdmins(),
+    });
+    try {
+      await server.start();
+    } finally {
+      fs.chmodSync = chmod;
+      syncBuiltinESMExports();
+      process.umask(umask);
+    }
+    try {
+      assert.equal(modes.length, 1, 'chmod called once');
+      assert.equal(modes[0]!.toString(8), '600');
+      assert.equal((statSync(path).mode & 0o777).toString(8), '600');
+      assert.equal(process.umask(), 0o022, 'the process umask is restored');
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
