@@ -93,6 +93,57 @@ describe('addresses', () => {
     assert.equal(table.match(9, '192.0.2.10', 1, 'udp'), undefined, 'unknown group');
   });
 
+  it('a check with port 0 matches an entry of any port (allow_address, permissions.testAddress)', () => {
+    assert.equal(table.match(1, '192.0.2.11', 0, 'tls')?.tag, 'gw-tls');
+    assert.equal(table.match(1, '192.0.2.11', 0)?.tag, 'gw-udp');
+    assert.equal(table.match(1, '192.0.2.11', 0, 'tcp'), undefined, 'the protocol still counts');
+    assert.equal(table.match(1, '192.0.2.12', 0), undefined);
+  });
+
+  it('matches an address written in any valid form against its entry (matchText)', () => {
+    assert.equal(table.matchText(2, '2001:DB8:FFFF::1', 1, 'udp')?.tag, 'v6-host');
+    assert.equal(table.matchText(2, '2001:db8:ffff:0:0:0:0:1', 1, 'udp')?.tag, 'v6-host');
+    assert.equal(table.matchText(1, '::FFFF:192.0.2.10', 1, 'udp')?.origin, 'address.list:2');
+    assert.equal(table.matchText(1, '::ffff:c000:20a', 1, 'udp')?.origin, 'address.list:2');
+    assert.equal(table.matchText(1, ' 192.0.2.10 ', 1, 'udp')?.origin, 'address.list:2');
+    assert.equal(table.matchText(2, '2001:db9::1', 1, 'udp'), undefined);
+    assert.equal(table.matchText(1, 'not-an-address', 1, 'udp'), undefined);
+    assert.equal(canonicalAddress('::ffff:c000:201'), '192.0.2.1');
+    assert.equal(canonicalAddress('::1:ffff:c000:201'), '::1:ffff:c000:201', 'not mapped');
+  });
+
+  it('handles the edge prefixes /0, /1, /31, /32, /127 and /128', () => {
+    const edges = new AddressTable(
+      parseAddressFile(
+        [
+          '1 0.0.0.0/0 0 any v4-all',
+          '2 128.0.0.0/1 0 any v4-upper-half',
+          '3 192.0.2.4/31 0 any v4-pair',
+          '4 192.0.2.9/32 0 any v4-host',
+          '5 ::/0 0 any v6-all',
+          '6 2001:db8::/127 0 any v6-pair',
+          '7 2001:db8::5/128 0 any v6-host',
+        ].join('\n'),
+        'edges',
+      ),
+    );
+    assert.equal(edges.match(1, '255.255.255.255', 1)?.tag, 'v4-all');
+    assert.equal(edges.match(1, '::ffff:0.0.0.0', 1)?.tag, 'v4-all', 'mapped IPv4');
+    assert.equal(edges.match(1, '2001:db8::1', 1), undefined, 'an IPv4 /0 is not IPv6');
+    assert.equal(edges.match(2, '128.0.0.0', 1)?.tag, 'v4-upper-half');
+    assert.equal(edges.match(2, '127.255.255.255', 1), undefined);
+    assert.equal(edges.match(3, '192.0.2.5', 1)?.tag, 'v4-pair');
+    assert.equal(edges.match(3, '192.0.2.6', 1), undefined);
+    assert.equal(edges.match(4, '192.0.2.9', 1)?.tag, 'v4-host');
+    assert.equal(edges.match(4, '192.0.2.8', 1), undefined);
+    assert.equal(edges.match(5, 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 1)?.tag, 'v6-all');
+    assert.equal(edges.match(5, '10.0.0.1', 1), undefined, 'an IPv6 /0 is not IPv4');
+    assert.equal(edges.match(6, '2001:db8::1', 1)?.tag, 'v6-pair');
+    assert.equal(edges.match(6, '2001:db8::2', 1), undefined);
+    assert.equal(edges.match(7, '2001:db8::5', 1)?.tag, 'v6-host');
+    assert.equal(edges.match(7, '2001:db8::4', 1), undefined);
+  });
+
   it('finds the lowest matching group', () => {
     assert.equal(table.matchGroup('192.0.2.10', 1, 'udp'), 1);
     assert.equal(table.matchGroup('2001:db8::7', 1, 'udp'), 2);

@@ -130,7 +130,18 @@ export function canonicalAddress(text: string): string | undefined {
   const t = unmapIpv4(text.trim());
   if (isIPv4(t)) return Number.isNaN(ipv4ToNumber(t)) ? undefined : t;
   const groups = ipv6ToGroups(t);
-  return groups === undefined ? undefined : formatIpv6(groups);
+  if (groups === undefined) return undefined;
+  // IPv4-mapped in any spelling (`::FFFF:192.0.2.1`, `::ffff:c000:201`): the IPv4 address
+  if (
+    groups[5] === 0xffff &&
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0
+  )
+    return `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
+  return formatIpv6(groups);
 }
 
 /** IPv6 groups as four 32-bit words. */
@@ -165,9 +176,10 @@ class GroupTable {
   readonly v6: Subnet6[] = [];
 }
 
+/** Port 0 on either side matches any port: an entry for any port, or a check that names none. */
 function protocolMatches(entry: AddressEntry, port: number, protocol: Protocol | undefined): boolean {
   return (
-    (entry.port === 0 || entry.port === port) &&
+    (entry.port === 0 || port === 0 || entry.port === port) &&
     (entry.protocol === 'any' || protocol === undefined || entry.protocol === protocol)
   );
 }
@@ -248,7 +260,8 @@ export class AddressTable {
 
   /**
    * The entry of `group` matching a source (single addresses before subnets, longer prefixes first), or
-   * undefined. `address` is taken as the socket reports it; `protocol` undefined matches any entry.
+   * undefined. `address` is taken as the socket reports it (RFC 5952 for IPv6: see {@link matchText} for
+   * text written by anyone else); port 0 and `protocol` undefined match any entry.
    */
   match(group: number, address: string, port: number, protocol?: Protocol): AddressEntry | undefined {
     const g = this.groups.get(group);
@@ -281,6 +294,15 @@ export class AddressTable {
         return s.entry;
     }
     return undefined;
+  }
+
+  /**
+   * {@link match} for an address written by anyone (a script, a header, an operator): IPv6 in any case or
+   * zero compression, an IPv4-mapped form. Not for the per-request path, where sockets already report
+   * the canonical form: this parses the address.
+   */
+  matchText(group: number, address: string, port: number, protocol?: Protocol): AddressEntry | undefined {
+    return this.match(group, canonicalAddress(address) ?? address, port, protocol);
   }
 
   /** The lowest group with an entry matching the source, or -1 (Kamailio's `allow_source_address_group`). */

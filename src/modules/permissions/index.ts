@@ -26,7 +26,10 @@ export interface PermissionsApi {
   sourceTag(req: RequestContext, group?: number): string | undefined;
   /** The lowest group whose entries match the source, or -1 (Kamailio's `allow_source_address_group`). */
   sourceGroup(req: RequestContext): number;
-  /** True when `address`/`port` (port 0: any entry's port) is in `group` (Kamailio's `allow_address`). */
+  /**
+   * True when `address`/`port` (port 0: any entry's port) is in `group` (Kamailio's `allow_address`); the
+   * address may be written in any valid form (`2001:DB8::1`, `::ffff:192.0.2.1`).
+   */
   allowAddress(group: number, address: string, port?: number, protocol?: Protocol): boolean;
   /** The matching entry (with its tag and origin), for any use the booleans do not cover. */
   matchAddress(group: number, address: string, port?: number, protocol?: Protocol): AddressEntry | undefined;
@@ -158,8 +161,8 @@ export const permissionsModule = defineModule({
         return table.matchGroup(src.address, src.port, src.protocol);
       },
       allowAddress: (group, address, port = 0, protocol) =>
-        table.match(group, address, port, protocol) !== undefined,
-      matchAddress: (group, address, port = 0, protocol) => table.match(group, address, port, protocol),
+        table.matchText(group, address, port, protocol) !== undefined,
+      matchAddress: (group, address, port = 0, protocol) => table.matchText(group, address, port, protocol),
       allowRouting(req) {
         if (allow.length === 0 && deny.length === 0) return true;
         const from = req.msg.from?.uri;
@@ -225,7 +228,7 @@ export const permissionsModule = defineModule({
             { name: 'port', type: 'number', optional: true },
           ],
           handler: (group: number, ip: string, port = 0) => {
-            const e = table.match(group, ip, port);
+            const e = table.matchText(group, ip, port);
             return e === undefined ? { result: -1 } : { result: 1, tag: e.tag };
           },
         },
