@@ -13,9 +13,10 @@ export const CTL_HELP = `Usage: olelo ctl [--config FILE] [--socket PATH | --url
        olelo ctl help [METHOD]
 
 Calls a control method of the running server (JSON-RPC 2.0) and prints its result: readable by
-default, JSON with --json. Parameters are words; numbers and true/false are converted where the
-method declares them so. The server is found through the configuration (--config or OLELO_CONFIG):
-its control.socket (default: olelo.sock in dataDir), else its control.http address.
+default, JSON with --json. Options go before METHOD; every word after it is a parameter, even one
+starting with '-'. Numbers and true/false are converted where the method declares them so. The
+server is found through the configuration (--config or OLELO_CONFIG): its control.socket (default:
+olelo.sock in dataDir), else its control.http address.
 
 Examples:
   olelo ctl core.uptime
@@ -216,7 +217,23 @@ export async function ctl(args: string[], io: CtlIo = processIo): Promise<number
   }
 }
 
+/** The options that take a value (`--url URL`); `--name=value` is one word. */
+const VALUE_OPTIONS = new Set(['--config', '-c', '--socket', '--url', '--token']);
+
+/**
+ * Options come before the method; every word after it is a parameter, as with kamcmd, so a value may start
+ * with `-` (`htable.seti t k -1`) or look like an option. `--` also ends the options.
+ */
 function parseCtl(args: string[]) {
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith('-') && args[i] !== '-' && args[i] !== '--')
+    i += VALUE_OPTIONS.has(args[i]!) ? 2 : 1;
+  const rest = args.slice(args[i] === '--' ? i + 1 : i);
+  const { values, positionals } = parseOptions(args.slice(0, i));
+  return { values, positionals: [...positionals, ...rest] };
+}
+
+function parseOptions(args: string[]) {
   return parseArgs({
     args,
     options: {

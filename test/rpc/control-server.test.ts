@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ctl } from '../../src/cli/ctl.js';
 import { Logger } from '../../src/core/logger.js';
 import type { AdminRecord, AdminStore } from '../../src/db/types.js';
 import { ControlServer } from '../../src/rpc/control-server.js';
@@ -185,6 +186,57 @@ describe('control server Unix socket', () => {
       assert.equal(modes[0]!.toString(8), '600');
       assert.equal((statSync(path).mode & 0o777).toString(8), '600');
       assert.equal(process.umask(), 0o022, 'the process umask is restored');
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('olelo ctl arguments', () => {
+  it('passes every word after the method as a parameter, also one starting with "-"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'olelo-ctlargs-'));
+    const path = join(dir, 'ctl.sock');
+    const registry = new RpcRegistry();
+    registry.register({
+      'test.echo': {
+        doc: 'Returns its arguments.',
+        params: [{ name: 'values', type: 'any', rest: true }],
+        handler: (...values: unknown[]) => values,
+      },
+      'test.add': {
+        doc: 'Adds two numbers.',
+        params: [
+          { name: 'a', type: 'number' },
+          { name: 'b', type: 'number' },
+        ],
+        handler: (a: number, b: number) => a + b,
+      },
+    });
+    const server = new ControlServer({
+      registry,
+      log: Logger.create({ level: 'error', sink: () => {} }),
+      http: { listen: 'off', sessionTimeout: 60_000 },
+      socket: path,
+      admins: new MemoryAdmins(),
+    });
+    await server.start();
+    const run = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await ctl(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    try {
+      const negative = await run('--socket', path, 'test.add', '5', '-3');
+      assert.deepEqual([negative.code, negative.out, negative.err], [0, '2', '']);
+      const words = await run('--socket', path, '--json', 'test.echo', '-x', '--json', '--', 'a b');
+      assert.equal(words.code, 0, words.err);
+      assert.deepEqual(JSON.parse(words.out), ['-x', '--json', '--', 'a b']);
+      const ended = await run('--socket', path, '--', 'test.echo', '--url');
+      assert.deepEqual([ended.code, ended.out], [0, '--url']);
+      const unknownOption = await run('--socket', path, '--nope', 'test.echo');
+      assert.equal(unknownOption.code, 2);
     } finally {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
