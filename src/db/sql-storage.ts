@@ -650,6 +650,15 @@ class SqlAdmins implements AdminStore {
     return ok && rows.length === 1;
   }
 
+  async credentialStamp(username: string): Promise<string | undefined> {
+    const q = this.q;
+    const rows = await this.db.all(
+      `SELECT ${q('password_hash')} FROM ${q('olelo_admin')} WHERE ${q('username')} = ?`,
+      [username],
+    );
+    return rows.length === 1 ? text(rows[0]!.password_hash) : undefined;
+  }
+
   async setPassword(username: string, password: string): Promise<boolean> {
     const q = this.q;
     const hash = await hashAdminPassword(password);

@@ -69,6 +69,11 @@ export interface AdminStore {
   add(username: string, password: string): Promise<AdminRecord>;
   /** Whether the name and password match an administrator (constant-time comparison of the hash). */
   verify(username: string, password: string): Promise<boolean>;
+  /**
+   * What changes when the administrator's password changes or the administrator is removed (the stored
+   * hash), undefined for an unknown name: a login session lasts only while it stays the same.
+   */
+  credentialStamp(username: string): Promise<string | undefined>;
   /** Sets a new password; resolves false for an unknown name. */
   setPassword(username: string, password: string): Promise<boolean>;
   remove(username: string): Promise<boolean>;

@@ -60,6 +60,8 @@ export interface ControlServerOptions {
 
 interface Session {
   readonly user: string;
+  /** The administrator's {@link AdminStore.credentialStamp} at login. */
+  readonly stamp: string;
   lastSeen: number;
 }
 
@@ -274,15 +276,14 @@ export class ControlServer {
         res.end();
         return;
       case '/api/session': {
-        const session = this.session(req);
+        const session = await this.session(req);
         if (session === undefined) return send(res, 401, { error: 'not logged in' });
         return send(res, 200, { user: session.user });
       }
       case '/api/rpc': {
         if (req.method !== 'POST') throw new HttpError(405, 'POST only');
-        const session = this.session(req);
-        if (session === undefined || req.headers['x-requested-with'] !== WEB_HEADER)
-          return send(res, 401, { error: 'not logged in' });
+        const session = req.headers['x-requested-with'] === WEB_HEADER ? await this.session(req) : undefined;
+        if (session === undefined) return send(res, 401, { error: 'not logged in' });
         return this.rpc(req, res, session.user);
       }
       default:
@@ -329,12 +330,20 @@ export class ControlServer {
     return cookies(req).get(SESSION_COOKIE);
   }
 
-  private session(req: IncomingMessage): Session | undefined {
+  /**
+   * The login session of a request; it ends after `sessionTimeout` without a request, and as soon as its
+   * administrator is removed or given a new password (`olelo admin rm|passwd` from another process).
+   */
+  private async session(req: IncomingMessage): Promise<Session | undefined> {
     const id = this.sessionId(req);
     const s = id === undefined ? undefined : this.sessions.get(id);
     if (s === undefined) return undefined;
     const now = Date.now();
     if (now - s.lastSeen > this.options.http.sessionTimeout) {
+      this.sessions.delete(id!);
+      return undefined;
+    }
+    if ((await this.options.admins.credentialStamp(s.user)) !== s.stamp) {
       this.sessions.delete(id!);
       return undefined;
     }
@@ -370,8 +379,10 @@ export class ControlServer {
       return send(res, 401, { error: 'wrong name or password' });
     }
     this.failedLogins.delete(ip);
+    const stamp = await this.options.admins.credentialStamp(username);
+    if (stamp === undefined) return send(res, 401, { error: 'wrong name or password' }); // removed meanwhile
     const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { user: username, lastSeen: now });
+    this.sessions.set(id, { user: username, stamp, lastSeen: now });
     this.options.log.info('dashboard login', { user: username, from: ip });
     res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/`);
     send(res, 200, { user: username });

@@ -19,9 +19,15 @@ import { RpcRegistry } from '../../src/rpc/registry.js';
 /** Administrators in memory; `verify` takes a while, as scrypt does. */
 class MemoryAdmins implements AdminStore {
   readonly passwords = new Map<string, string>();
+  private readonly stamps = new Map<string, string>();
+  private changes = 0;
   async add(username: string, password: string): Promise<AdminRecord> {
     this.passwords.set(username, password);
+    this.stamps.set(username, `v${++this.changes}`);
     return { username, created: 0 };
+  }
+  async credentialStamp(username: string): Promise<string | undefined> {
+    return this.stamps.get(username);
   }
   async verify(username: string, password: string): Promise<boolean> {
     await sleep(30);
@@ -30,9 +36,11 @@ class MemoryAdmins implements AdminStore {
   async setPassword(username: string, password: string): Promise<boolean> {
     if (!this.passwords.has(username)) return false;
     this.passwords.set(username, password);
+    this.stamps.set(username, `v${++this.changes}`);
     return true;
   }
   async remove(username: string): Promise<boolean> {
+    this.stamps.delete(username);
     return this.passwords.delete(username);
   }
   async list(): Promise<AdminRecord[]> {
@@ -143,6 +151,39 @@ describe('control server', () => {
     assert.equal((await send(port, 'GET', '/metrics', '')).status, 200);
     assert.equal((await send(port, 'GET', '/metrics', '', { 'Sec-Fetch-Site': 'none' })).status, 200);
     assert.deepEqual(calls, ['curl']);
+  });
+
+  it('ends the login sessions of an administrator removed or given a new password', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', method: 'test.touch', params: ['dashboard'], id: 1 });
+    const session = async (name: string, password: string) => {
+      const answer = await send(port, 'POST', '/api/login', JSON.stringify({ username: name, password }), {
+        'Content-Type': 'application/json',
+      });
+      assert.equal(answer.status, 200, answer.body);
+      return String(answer.headers['set-cookie']).split(';')[0]!;
+    };
+    const dashboardCall = (cookie: string) =>
+      send(port, 'POST', '/api/rpc', body, {
+        'Content-Type': 'application/json',
+        Cookie: cookie,
+        'X-Requested-With': 'olelo-web',
+      });
+    await admins.add('leaver', 'first-password');
+    const leaver = await session('leaver', 'first-password');
+    assert.equal((await dashboardCall(leaver)).status, 200);
+    await admins.remove('leaver'); // olelo admin rm leaver
+    assert.equal((await dashboardCall(leaver)).status, 401, 'removed administrator');
+    await admins.add('leaver', 'first-password');
+    assert.equal((await dashboardCall(leaver)).status, 401, 'added again: the old session stays ended');
+
+    await admins.add('rotated', 'old-password');
+    const rotated = await session('rotated', 'old-password');
+    assert.equal((await send(port, 'GET', '/api/session', '', { Cookie: rotated })).status, 200);
+    await admins.setPassword('rotated', 'new-password'); // olelo admin passwd rotated
+    assert.equal((await dashboardCall(rotated)).status, 401, 'password changed');
+    assert.equal((await send(port, 'GET', '/api/session', '', { Cookie: rotated })).status, 401);
+    const fresh = await session('rotated', 'new-password');
+    assert.equal((await dashboardCall(fresh)).status, 200);
   });
 
   it('counts logins sent in parallel: ten wrong passwords a minute, the rest refused with 429', async () => {
