@@ -117,20 +117,24 @@ function withinRegisterBudget(req: RequestContext, m: Modules): boolean {
  * Flood protection (Kamailio's ANTIFLOOD block), first of all: a banned source's requests are dropped
  * without reply (no answer tells a flooder anything, nor costs us a send); a source going over pike's
  * limit is put in the htable `ipban` for the table's autoExpire (the ban time) and dropped. The server's
- * own addresses and trusted sources (permissions group 1) are never banned. False when dropped.
+ * own addresses and trusted sources (permissions group 1) are never banned. Without an `ipban` table
+ * (a config declaring other tables only) pike's verdict alone drops requests. False when dropped.
  */
 function withinFloodLimits(req: RequestContext, m: Modules): boolean {
   const ip = req.source.address;
-  const ipban = m.htable.table('ipban');
+  // a config that declares its own htable tables without `ipban`: pike alone, no ban
+  const ipban = m.htable.hasTable('ipban') ? m.htable.table('ipban') : undefined;
   // the flood path: one Map lookup, checked before anything else
-  if (ipban.has(ip)) {
+  if (ipban?.has(ip)) {
     req.drop();
     return false;
   }
   // the server's own addresses and trusted peers (carriers, gateways: permissions group 1) are not counted
   if (req.isMyself(ip) || m.permissions.allowSourceAddress(req, 1) || m.pike.checkRequest(req)) return true;
-  ipban.set(ip, req.source.receivedAt);
-  req.log.warn('flood: source banned', { ip });
+  if (ipban !== undefined) {
+    ipban.set(ip, req.source.receivedAt);
+    req.log.warn('flood: source banned', { ip });
+  }
   req.drop();
   return false;
 }

@@ -90,8 +90,8 @@ export const htableModule = defineModule({
       default: DEFAULT_TABLES,
       doc:
         'The tables by name. The default declares `ipban` (size 65536, autoExpire 5m), the ban list of the ' +
-        'default script’s flood protection: a config declaring its own tables must declare `ipban` too for ' +
-        'it (its autoExpire is the ban time).',
+        'default script’s flood protection (its autoExpire is the ban time): a config declaring its own ' +
+        'tables must declare `ipban` too, or the default script refuses flooders without banning them.',
       example: {
         ipban: { size: 65536, autoExpire: '5m' },
         calls: { size: 1000, autoExpire: '1h', persist: true },
