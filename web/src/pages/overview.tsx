@@ -7,6 +7,7 @@ import type { AlignedData } from 'uplot';
 import { rpc, Unauthorized } from '../api';
 import { Chart, type Headline, PALETTE, type SeriesSpec } from '../chart';
 import { ErrorMessage, messageOf, PageHeader } from '../components';
+import { ratePerSecond } from '../rates';
 
 /** How often the statistics are read, ms. */
 export const REFRESH_MS = 2000;
@@ -49,23 +50,18 @@ interface ChartSpec {
 }
 
 const read = (s: Sample, name: string) => s.stats[name] ?? 0;
-/** A counter's rate per second between two samples (0 after a reset). */
+/** The summed rate per second of counters between two samples (each reset counter counted from zero). */
 const rate =
   (...names: string[]) =>
-  (p: Sample, c: Sample) => {
-    let delta = 0;
-    for (const n of names) delta += read(c, n) - read(p, n);
-    return delta > 0 && c.t > p.t ? delta / (c.t - p.t) : 0;
-  };
+  (p: Sample, c: Sample) =>
+    ratePerSecond(p.stats, c.stats, names, c.t - p.t);
 const gauge =
   (name: string, scale = 1) =>
   (_p: Sample, c: Sample) =>
     read(c, name) / scale;
 /** CPU microseconds per wall-clock microsecond, in %. */
-const cpu = (name: string) => (p: Sample, c: Sample) => {
-  const used = read(c, name) - read(p, name);
-  return used > 0 && c.t > p.t ? (used / ((c.t - p.t) * 1e6)) * 100 : 0;
-};
+const cpu = (name: string) => (p: Sample, c: Sample) =>
+  ratePerSecond(p.stats, c.stats, [name], c.t - p.t) / 1e4;
 const color = (i: number) => PALETTE[i % PALETTE.length]!;
 
 const CHARTS: ChartSpec[] = [
