@@ -216,6 +216,17 @@ describe('routing rules', () => {
     assert.equal(routingAllowed([], [], 'sip:a@b', 'sip:c@d'), true);
   });
 
+  it('reads a colon, a hash and an escaped quote inside an expression as part of it', () => {
+    const rules = parseRuleFile(
+      '"^sip:a#1@x" : "^sip:[^\\"]*@gw:5060$" # a comment: not a rule\n',
+      'p.allow',
+    );
+    assert.equal(rules.length, 1);
+    assert.equal(routingAllowed(rules, deny, 'sip:a#1@x', 'sip:b@gw:5060'), true);
+    assert.equal(routingAllowed([], rules, 'sip:a#1@x', 'sip:b@gw:5060'), false);
+    assert.equal(routingAllowed([], rules, 'sip:a#1@x', 'sip:b"@gw:5060'), true, 'the escaped quote');
+  });
+
   it('names the file and line of a bad rule', () => {
     assert.throws(() => parseRuleFile('ALL : ALL\n"^sip:" "x"', 'p.allow'), {
       name: 'RuleFileError',

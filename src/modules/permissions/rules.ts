@@ -106,28 +106,22 @@ function parseSide(text: string, what: string): Side {
   return { include, except };
 }
 
-/** The index of the first `:` outside quotes, or -1. */
-function separator(line: string): number {
+/** The index of the first `char` outside double quotes (where `\\` escapes the next character), or -1. */
+function indexOutsideQuotes(line: string, char: string): number {
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
     if (c === '\\' && quoted) i++;
     else if (c === '"') quoted = !quoted;
-    else if (c === ':' && !quoted) return i;
+    else if (c === char && !quoted) return i;
   }
   return -1;
 }
 
 /** Removes a `#` comment outside quotes. */
 function stripComment(line: string): string {
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === '\\' && quoted) i++;
-    else if (c === '"') quoted = !quoted;
-    else if (c === '#' && !quoted) return line.slice(0, i);
-  }
-  return line;
+  const hash = indexOutsideQuotes(line, '#');
+  return hash === -1 ? line : line.slice(0, hash);
 }
 
 /** Parses a rule file; throws a {@link RuleFileError} naming the file and line of the first bad rule. */
@@ -139,7 +133,7 @@ export function parseRuleFile(text: string, file: string): Rule[] {
     if (line === '') continue;
     const origin = `${file}:${n + 1}`;
     try {
-      const colon = separator(line);
+      const colon = indexOutsideQuotes(line, ':');
       if (colon === -1) throw new Error('expected FROM_LIST : REQUEST_URI_LIST');
       rules.push({
         from: parseSide(line.slice(0, colon), 'From'),
