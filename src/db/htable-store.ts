@@ -18,8 +18,12 @@ export interface HtableRow {
 export interface HtableStore {
   /** The items of `table` that have not expired. */
   load(table: string): Promise<HtableRow[]>;
-  /** Writes changed items and deletes removed keys of `table`, in one transaction. */
-  write(table: string, changed: readonly HtableRow[], removed: readonly string[]): Promise<void>;
+  /**
+   * Writes changed items and deletes removed keys of `table`, in one transaction. An item whose key or
+   * value is longer than the columns hold ({@link HTABLE_KEY_LENGTH}, {@link HTABLE_VALUE_LENGTH}) is
+   * left out — PostgreSQL and MySQL would refuse the whole batch for it — and its key is returned.
+   */
+  write(table: string, changed: readonly HtableRow[], removed: readonly string[]): Promise<string[]>;
   /** Deletes every item of `table`. */
   clear(table: string): Promise<void>;
 }
@@ -79,14 +83,21 @@ export class SqlHtableStore implements HtableStore {
     });
   }
 
-  async write(table: string, changed: readonly HtableRow[], removed: readonly string[]): Promise<void> {
-    if (changed.length === 0 && removed.length === 0) return;
+  async write(table: string, changed: readonly HtableRow[], removed: readonly string[]): Promise<string[]> {
+    const fits = (row: HtableRow) =>
+      row.key.length <= HTABLE_KEY_LENGTH && String(row.value).length <= HTABLE_VALUE_LENGTH;
+    const kept = changed.filter(fits);
+    const skipped = changed.filter((row) => !fits(row)).map((row) => row.key);
+    // a key too long for the column was never stored: nothing to delete
+    const gone = removed.filter((key) => key.length <= HTABLE_KEY_LENGTH);
+    if (kept.length === 0 && gone.length === 0) return skipped;
     const q = this.q;
     const del = `DELETE FROM ${q('olelo_htable')} WHERE ${q('table_name')} = ? AND ${q('key_name')} = ?`;
     await this.db.transaction(async (session) => {
-      for (const key of removed) await session.run(del, [table, key]);
-      for (const row of changed) await session.run(this.upsertSql, rowValues(table, row));
+      for (const key of gone) await session.run(del, [table, key]);
+      for (const row of kept) await session.run(this.upsertSql, rowValues(table, row));
     });
+    return skipped;
   }
 
   async clear(table: string): Promise<void> {

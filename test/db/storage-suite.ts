@@ -728,6 +728,26 @@ export function storageSuite(name: string, backend: Backend): void {
         assert.deepEqual(await db.htables.load('ipban'), []);
         assert.equal((await db.htables.load('other')).length, 1, 'another table is kept');
       });
+
+      it('leaves out items too long for the columns instead of failing the whole batch', async () => {
+        const longKey = 'k'.repeat(129);
+        const longValue = 'v'.repeat(256);
+        const skipped = await db.htables.write(
+          'long',
+          [
+            { key: longKey, value: 1, expires: 0 },
+            { key: 'fits', value: 'ok', expires: 0 },
+            { key: 'long-value', value: longValue, expires: 0 },
+            { key: 'k'.repeat(128), value: 'v'.repeat(255), expires: 0 },
+          ],
+          [longKey],
+        );
+        assert.deepEqual(skipped, [longKey, 'long-value']);
+        assert.deepEqual(
+          (await db.htables.load('long')).map((r) => r.key).sort(),
+          ['fits', 'k'.repeat(128)].sort(),
+        );
+      });
     });
 
     describe('trusted addresses (address)', () => {

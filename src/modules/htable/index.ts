@@ -132,6 +132,11 @@ export const htableModule = defineModule({
 
     // persistence: changed keys of persistent tables, written in batches
     const persistent = [...registry.values()].filter((t) => t.settings.persist);
+    const notPersisted = core.stats.counter(
+      'htable',
+      'not_persisted',
+      'items of persistent tables left out of the database: key over 128 or value over 255 characters',
+    );
     const dirty = new Map<HashTable, Map<string, HtableItem | undefined>>();
     let store: HtableStore | undefined;
     let writing: Promise<void> = Promise.resolve();
@@ -148,7 +153,15 @@ export const htableModule = defineModule({
             else changed.push({ key, value: item.value, expires: Math.ceil(item.expires / 1000) });
           }
           try {
-            await store.write(table.name, changed, removed);
+            const skipped = await store.write(table.name, changed, removed);
+            if (skipped.length > 0) {
+              notPersisted.value += skipped.length;
+              core.log.warn('htable: items too long for the database kept in memory only', {
+                table: table.name,
+                count: skipped.length,
+                first: skipped[0]!.slice(0, 40),
+              });
+            }
           } catch (e) {
             core.log.error('htable: changes not written to the database, retried later', {
               table: table.name,
