@@ -202,3 +202,23 @@ describe('htable persistence', () => {
     }
   });
 });
+
+describe('timer settings stay within what Node timers take', () => {
+  it('refuses intervals past a day (htable) and sweeps past 2^31 ms (ratelimit), naming the setting', async () => {
+    const { ConfigError, loadConfig } = await import('../../src/core/config.js');
+    const { moduleSchemas } = await import('../../src/core/module.js');
+    const { builtinModules } = await import('../../src/script/api.js');
+    const load = (yaml: string) => () =>
+      loadConfig({ text: yaml, env: {}, cwd: ROOT, moduleSchemas: moduleSchemas(builtinModules) });
+    assert.throws(load('modules:\n  htable:\n    timerInterval: 30d\n'), (e: unknown) => {
+      return e instanceof ConfigError && /modules\.htable\.timerInterval/.test(e.message);
+    });
+    assert.throws(load('modules:\n  htable:\n    dbWriteInterval: 25d\n'), ConfigError);
+    assert.throws(load('modules:\n  ratelimit:\n    cleanUnused: 100000\n'), (e: unknown) => {
+      return e instanceof ConfigError && /modules\.ratelimit\.cleanUnused/.test(e.message);
+    });
+    load(
+      'modules:\n  htable:\n    timerInterval: 1d\n  ratelimit:\n    interval: 60s\n    cleanUnused: 10000\n',
+    )();
+  });
+});

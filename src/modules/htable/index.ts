@@ -100,11 +100,13 @@ export const htableModule = defineModule({
     timerInterval: s.duration({
       default: '20s',
       min: 100,
+      max: 86_400_000,
       doc: 'How often expired items are removed (they are never returned once expired in any case).',
     }),
     dbWriteInterval: s.duration({
       default: '10s',
       min: 100,
+      max: 86_400_000,
       doc: 'How often the changes of persistent tables are written to the database.',
     }),
   }),

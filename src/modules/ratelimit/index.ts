@@ -99,6 +99,8 @@ export const ratelimitModule = defineModule({
     }),
     cleanUnused: s.integer({
       min: 1,
+      // with interval ≤ 60 s, the sweep (interval × cleanUnused) stays under Node's timer limit (2^31 - 1 ms)
+      max: 10_000,
       default: 60,
       doc: 'Pipes the script created (`check(name, { limit })`) are removed after this many slots without a check.',
     }),
