@@ -169,8 +169,16 @@ async function help(to: Target, method: string | undefined, io: CtlIo): Promise<
     { jsonrpc: '2.0', method: 'system.methodSignature', params: [name], id: 2 * i },
     { jsonrpc: '2.0', method: 'system.methodHelp', params: [name], id: 2 * i + 1 },
   ]);
-  const answers = (await post(to, batch)) as Array<JsonRpcAnswer & { id: number }>;
-  const byId = new Map(answers.map((a) => [a.id, a]));
+  // servers take batches of at most 100 calls (src/rpc/registry.ts MAX_BATCH)
+  const byId = new Map<number, JsonRpcAnswer>();
+  for (let from = 0; from < batch.length; from += 100) {
+    const answers = await post(to, batch.slice(from, from + 100));
+    if (!Array.isArray(answers)) {
+      const error = (answers as JsonRpcAnswer).error;
+      throw new CtlFailure(1, `error ${error?.code}: ${error?.message ?? 'not a batch answer'}`);
+    }
+    for (const a of answers as Array<JsonRpcAnswer & { id: number }>) byId.set(a.id, a);
+  }
   for (let i = 0; i < names.length; i++) {
     const sig = byId.get(2 * i);
     const doc = byId.get(2 * i + 1);

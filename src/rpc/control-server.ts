@@ -134,8 +134,13 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > 16 * MAX_BODY) req.destroy();
-      else if (size <= MAX_BODY) chunks.push(chunk);
+      if (size > 16 * MAX_BODY) {
+        req.destroy();
+        reject(new HttpError(413, `request body over ${MAX_BODY} bytes`));
+      } else if (size <= MAX_BODY) chunks.push(chunk);
+    });
+    req.on('close', () => {
+      if (!req.complete) reject(new HttpError(400, 'request body cut short'));
     });
     req.on('end', () =>
       size > MAX_BODY
@@ -175,7 +180,7 @@ export class ControlServer {
           'control.http is bound to a non-loopback address without control.http.token: /RPC and /metrics refuse every call (the dashboard works with its logins)',
           { listen: `${host}:${port}` },
         );
-      const server = createServer((req, res) => this.serve(req, res, false));
+      const server = limitServer(createServer((req, res) => this.serve(req, res, false)));
       await listen(server, (s, cb) => s.listen(port, host, cb));
       this.http = server;
       const address = server.address();
@@ -186,7 +191,7 @@ export class ControlServer {
     }
     if (socket !== undefined) {
       await removeStaleSocket(socket);
-      const server = createServer((req, res) => this.serve(req, res, true));
+      const server = limitServer(createServer((req, res) => this.serve(req, res, true)));
       // the file is created by bind(), synchronously inside listen(): with umask 0177 it is 0600 from its
       // first moment, not only after a chmod another local user could race
       await listen(server, (s, cb) => {
@@ -422,6 +427,19 @@ export class ControlServer {
     });
     res.end(readFileSync(file));
   }
+}
+
+/**
+ * Bounds what one client can hold: headers within 10 s, a whole request within 30 s, idle keep-alive
+ * connections closed after 5 s, at most 256 connections at once (the control API is for operators and
+ * their tools, not for crowds).
+ */
+function limitServer(server: Server): Server {
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = 256;
+  return server;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

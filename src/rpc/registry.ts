@@ -5,6 +5,9 @@
  */
 import { JSONRPC, RpcError, type RpcMethod, type RpcMethods, type RpcParam } from './types.js';
 
+/** Most calls in one batch (they run at once). */
+export const MAX_BATCH = 100;
+
 /** A JSON-RPC 2.0 response object. */
 export type JsonRpcResponse =
   | { jsonrpc: '2.0'; result: unknown; id: string | number | null }
@@ -166,6 +169,14 @@ export class RpcRegistry {
     if (Array.isArray(body)) {
       if (body.length === 0)
         return JSON.stringify(errorResponse(null, JSONRPC.invalidRequest, 'empty batch'));
+      if (body.length > MAX_BATCH)
+        return JSON.stringify(
+          errorResponse(
+            null,
+            JSONRPC.invalidRequest,
+            `a batch of ${body.length} calls: at most ${MAX_BATCH}`,
+          ),
+        );
       const answers = (await Promise.all(body.map((r) => this.one(r, observe)))).filter(
         (a) => a !== undefined,
       );

@@ -796,6 +796,16 @@ describe('control API', () => {
     const notification = await raw('{"jsonrpc":"2.0","method":"core.echo","params":[1]}');
     assert.equal(notification.status, 204);
     assert.equal((await post({ port: http }, '/RPC', 'x'.repeat(2 * 1024 * 1024))).status, 413);
+    const call = (i: number) => ({ jsonrpc: '2.0', method: 'core.echo', params: [i], id: i });
+    const hundred = JSON.parse(
+      (await raw(JSON.stringify(Array.from({ length: 100 }, (_, i) => call(i))))).body,
+    );
+    assert.equal(hundred.length, 100);
+    const overBatch = JSON.parse(
+      (await raw(JSON.stringify(Array.from({ length: 101 }, (_, i) => call(i))))).body,
+    );
+    assert.equal(overBatch.error.code, -32600);
+    assert.match(overBatch.error.message, /at most 100/);
   });
 
   it('cfg.set tm fr_inv_timer changes a live call: a ringing branch times out after the new value', async () => {
