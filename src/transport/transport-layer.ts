@@ -132,6 +132,20 @@ export class TransportLayer {
     for (const [name, value] of Object.entries(changes))
       if (!(typeof value === 'number' && value > 0)) throw new RangeError(`limits.${name} must be positive`);
     this.limits = Object.freeze({ ...this.limits, ...changes });
+    // a shorter timeout needs a sweep at least as often as a quarter of it
+    if (this.sweepTimer !== undefined) this.armSweep();
+  }
+
+  /** (Re)starts the sweep of idle, slow and stuck connections at a quarter of the shortest timeout. */
+  private armSweep(): void {
+    clearInterval(this.sweepTimer);
+    const l = this.limits;
+    const interval = Math.max(
+      MIN_SWEEP_INTERVAL,
+      Math.min(MAX_SWEEP_INTERVAL, Math.floor(Math.min(l.connectionIdleTimeout, l.messageReadTimeout) / 4)),
+    );
+    this.sweepTimer = setInterval(() => this.sweep(), interval);
+    this.sweepTimer.unref();
   }
 
   /**
@@ -198,13 +212,7 @@ export class TransportLayer {
       }
       this.emit({ type: 'listening', listener });
     }
-    const l = this.limits;
-    const interval = Math.max(
-      MIN_SWEEP_INTERVAL,
-      Math.min(MAX_SWEEP_INTERVAL, Math.floor(Math.min(l.connectionIdleTimeout, l.messageReadTimeout) / 4)),
-    );
-    this.sweepTimer = setInterval(() => this.sweep(), interval);
-    this.sweepTimer.unref();
+    this.armSweep();
     this.state = 'started';
   }
 

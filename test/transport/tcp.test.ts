@@ -216,6 +216,24 @@ describe('TCP', () => {
     assert.equal(t.received.length, 0);
   });
 
+  it('a messageReadTimeout lowered at runtime is enforced at its own pace (the sweep follows it)', async () => {
+    // started with the default 10 s: one sweep a second; lowered to 200 ms: a sweep every 50 ms
+    const t = await started({ messageReadTimeout: 10_000, connectionIdleTimeout: 60_000 });
+    const sweep = () =>
+      (t.transport as unknown as { sweepTimer: { _idleTimeout: number } }).sweepTimer._idleTimeout;
+    assert.equal(sweep(), 1000);
+    t.transport.setLimits({ messageReadTimeout: 200 });
+    assert.equal(sweep(), 50);
+    const c = new Client(t.transport.listeners[0]!.port);
+    await c.connected();
+    const opened = Date.now();
+    c.write(sipRequest('x').slice(0, 20)); // a message started and never finished
+    await c.untilClosed('slowloris close');
+    const after = Date.now() - opened;
+    assert.ok(after >= 150 && after < 700, `closed after ${after} ms`);
+    assert.equal(t.transport.stats().closed.slowloris, 1);
+  });
+
   it('closes a connection that sends garbage or a message without Content-Length', async () => {
     const t = await started();
     const port = t.transport.listeners[0]!.port;
