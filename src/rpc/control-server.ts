@@ -25,7 +25,29 @@ import type { RpcRegistry } from './registry.js';
 const MAX_BODY = 1024 * 1024;
 /** Failed logins allowed per client address and minute. */
 const LOGIN_ATTEMPTS_PER_MINUTE = 10;
+/** Most client addresses whose failed logins are remembered. */
+const MAX_LOGIN_ADDRESSES = 10_000;
 const SESSION_COOKIE = 'olelo_session';
+
+/**
+ * The key failed logins are counted under: an IPv4 address (an IPv4-mapped IPv6 one counts as IPv4), or
+ * the /64 of an IPv6 address, since one client usually holds a whole /64 and could rotate through it.
+ */
+export function loginKey(address: string | undefined): string {
+  if (address === undefined || address === '') return 'unix';
+  const lower = address.toLowerCase();
+  if (!lower.includes(':')) return lower;
+  if (lower.startsWith('::ffff:') && lower.includes('.')) return lower.slice(7);
+  const [head, tail] = lower.split('::') as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
 const WEB_HEADER = 'olelo-web';
 
 /** The built dashboard: `dist/web/` (this file is dist/src/rpc/control-server.js). */
@@ -357,11 +379,15 @@ export class ControlServer {
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ip = req.socket.remoteAddress ?? 'unix';
+    const ip = loginKey(req.socket.remoteAddress);
     const now = Date.now();
     let attempts = this.failedLogins.get(ip);
     if (attempts === undefined || now - attempts.since >= 60_000) {
+      // bounded: past the cap the oldest address is forgotten (entries also expire after a minute)
+      if (attempts === undefined && this.failedLogins.size >= MAX_LOGIN_ADDRESSES)
+        this.failedLogins.delete(this.failedLogins.keys().next().value!);
       attempts = { count: 0, since: now };
+      this.failedLogins.delete(ip); // re-inserted last: the map stays in age order
       this.failedLogins.set(ip, attempts);
     }
     if (attempts.count >= LOGIN_ATTEMPTS_PER_MINUTE) {

@@ -284,3 +284,19 @@ describe('olelo ctl arguments', () => {
     }
   });
 });
+
+describe('login limit keys', () => {
+  it('count an IPv4-mapped address as its IPv4 address and an IPv6 address by its /64', async () => {
+    const { loginKey } = await import('../../src/rpc/control-server.js');
+    assert.equal(loginKey('192.0.2.7'), '192.0.2.7');
+    assert.equal(loginKey('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(loginKey('::FFFF:192.0.2.7'), '192.0.2.7');
+    assert.equal(loginKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(loginKey('2001:0db8:0001:0002:ffff:eeee:dddd:cccc'), '2001:db8:1:2::/64');
+    assert.equal(loginKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(loginKey('2001:db8::2'), loginKey('2001:db8:0:0:ffff::9'));
+    assert.notEqual(loginKey('2001:db8:0:1::1'), loginKey('2001:db8:0:2::1'));
+    assert.equal(loginKey('::1'), '0:0:0:0::/64');
+    assert.equal(loginKey(undefined), 'unix');
+  });
+});
