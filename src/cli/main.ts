@@ -24,7 +24,7 @@ function packageInfo(): PackageInfo {
 }
 
 const HELP = `Usage: olelo [options]
-       olelo [--config FILE] user|domain|alias|dispatcher|admin COMMAND ...
+       olelo [--config FILE] user|domain|alias|dispatcher|admin|address COMMAND ...
        olelo [--config FILE] ctl METHOD [PARAM...]
 
 Runs the olelo SIP server. Without --config it runs on embedded defaults: SIP over UDP and TCP on
@@ -61,6 +61,7 @@ const VALUE_OPTIONS = new Set([
   '--socket',
   '--url',
   '--token',
+  '--tag',
 ]);
 
 /** The first word that is neither an option nor an option's value. */

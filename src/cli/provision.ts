@@ -4,6 +4,7 @@
  * `--config`). They work while the server runs: SQLite is in WAL mode, and the server reads each account
  * when it needs it (the dispatcher table at start and on reload).
  */
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config.js';
 import { moduleSchemas } from '../core/module.js';
@@ -16,7 +17,14 @@ import { SipParseError } from '../sip/errors.js';
 import { scanHostPort } from '../sip/host.js';
 
 /** The first words of the provisioning commands. */
-export const PROVISION_COMMANDS: readonly string[] = ['user', 'domain', 'alias', 'dispatcher', 'admin'];
+export const PROVISION_COMMANDS: readonly string[] = [
+  'user',
+  'domain',
+  'alias',
+  'dispatcher',
+  'admin',
+  'address',
+];
 
 export const PROVISION_HELP = `Provisioning (the database of --config, as the server uses it; also while it runs):
   olelo user add ADDRESS PASSWORD [--email EMAIL] [--hash-only]
@@ -38,6 +46,11 @@ export const PROVISION_HELP = `Provisioning (the database of --config, as the se
                                      who may log in to the web dashboard; PASSWORD - (or none)
                                      reads it from standard input
   olelo admin passwd NAME [PASSWORD] | rm NAME | list [--json]
+  olelo address add GROUP IP[/PREFIX] [PORT] [--tag TAG]
+                                     a trusted source of the permissions module's address table
+                                     (group 1: trusted by the default script); then
+                                     olelo ctl permissions.addressReload
+  olelo address rm ID | list [GROUP] [--json]
 
 ADDRESS and ALIAS are user@domain or sip:user@domain; the domain is the digest realm. A server with
 modules.dispatcher.source db reads the dispatcher table at start and on reload.
@@ -115,6 +128,7 @@ function parse(args: string[]) {
       description: { type: 'string' },
       force: { type: 'boolean' },
       password: { type: 'string' },
+      tag: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -447,6 +461,70 @@ async function admin(verb: string, rest: string[], options: Options, io: Provisi
   }
 }
 
+/** `IP` or `IP/PREFIX`, checked: an IPv4 prefix 0-32, an IPv6 one 0-128 (one address when left out). */
+function addressArg(text: string): { ipAddr: string; mask: number } {
+  const slash = text.indexOf('/');
+  const ip = slash === -1 ? text : text.slice(0, slash);
+  const family = isIP(ip);
+  if (family === 0) throw new UsageError(`bad address '${text}': '${ip}' is not an IPv4 or IPv6 address`);
+  const max = family === 4 ? 32 : 128;
+  if (slash === -1) return { ipAddr: ip, mask: max };
+  const prefix = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max)
+    throw new UsageError(`bad address '${text}': the prefix must be 0 to ${max}`);
+  return { ipAddr: ip, mask: Number(prefix) };
+}
+
+function address(verb: string, rest: string[], options: Options, io: ProvisionIo): Action {
+  switch (verb) {
+    case 'add': {
+      expectArgs(rest, 2, 3, 'address add GROUP IP[/PREFIX] [PORT] [--tag TAG]');
+      const grp = integerArg(rest[0]!, 'the group');
+      if (grp < 0) throw new UsageError(`the group must not be negative: ${rest[0]}`);
+      const { ipAddr, mask } = addressArg(rest[1]!);
+      const port = rest[2] === undefined ? 0 : integerArg(rest[2], 'the port');
+      if (port < 0 || port > 65535) throw new UsageError(`the port must be 0 (any) to 65535: ${rest[2]}`);
+      const tag = options.tag;
+      if (tag !== undefined && tag.length > 64) throw new UsageError('the tag is longer than 64 characters');
+      return async (db) => {
+        const row = await db.addresses.add({
+          grp,
+          ipAddr,
+          mask,
+          port,
+          ...(tag === undefined ? {} : { tag }),
+        });
+        io.out(
+          `added address ${row.id}: group ${grp} ${ipAddr}/${mask} port ${port || 'any'}${tag ? ` tag ${tag}` : ''}`,
+        );
+      };
+    }
+    case 'rm': {
+      expectArgs(rest, 1, 1, 'address rm ID');
+      const id = integerArg(rest[0]!, 'the id');
+      return async (db) => {
+        if (!(await db.addresses.remove(id))) throw new Refused(`no address with id ${id}`);
+        io.out(`removed address ${id}`);
+      };
+    }
+    case 'list': {
+      expectArgs(rest, 0, 1, 'address list [GROUP] [--json]');
+      const grp = rest[0] === undefined ? undefined : integerArg(rest[0], 'the group');
+      return async (db) => {
+        const rows = await db.addresses.list(grp === undefined ? {} : { grp });
+        if (options.json) io.out(JSON.stringify(rows, null, 2));
+        else
+          for (const r of rows)
+            io.out(
+              `${r.id}\tgroup ${r.grp}\t${r.ipAddr}/${r.mask}\tport ${r.port || 'any'}${r.tag ? `\t${r.tag}` : ''}`,
+            );
+      };
+    }
+    default:
+      throw new UsageError(`unknown command 'address ${verb}': add, rm or list`);
+  }
+}
+
 /** Runs a provisioning command (`user …`, `domain …`, `alias …`, `dispatcher …`); returns the exit status. */
 export async function provision(args: string[], io: ProvisionIo = processIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -464,7 +542,7 @@ export async function provision(args: string[], io: ProvisionIo = processIo): Pr
   const [noun, verb, ...rest] = positionals;
   if (noun === undefined || !PROVISION_COMMANDS.includes(noun) || verb === undefined) {
     io.err(
-      `olelo: expected a command: user, domain, alias, dispatcher or admin with add, rm, list...\n\n${PROVISION_HELP}`,
+      `olelo: expected a command: user, domain, alias, dispatcher, admin or address with add, rm, list...\n\n${PROVISION_HELP}`,
     );
     return 2;
   }
@@ -481,7 +559,9 @@ export async function provision(args: string[], io: ProvisionIo = processIo): Pr
             ? alias(verb, rest, options, io)
             : noun === 'admin'
               ? await admin(verb, rest, options, io)
-              : dispatcher(verb, rest, options, io);
+              : noun === 'address'
+                ? address(verb, rest, options, io)
+                : dispatcher(verb, rest, options, io);
     const config = loadConfig({
       ...(file === undefined ? {} : { file }),
       moduleSchemas: moduleSchemas(builtinModules),

@@ -508,3 +508,45 @@ describe('olelo admin', () => {
     exits(both, 2);
   });
 });
+
+describe('olelo address', () => {
+  const config = configFor('addresses');
+
+  it('add, list and rm rows of the address table; bad input is exit 2, an unknown id exit 1', async () => {
+    exits(await olelo(config, 'address', 'add', '1', '192.0.2.0/24', '--tag', 'carrier-a'), 0);
+    exits(await olelo(config, 'address', 'add', '2', '2001:db8::7', '5061'), 0);
+    const list = await olelo(config, 'address', 'list', '--json');
+    exits(list, 0);
+    const rows = JSON.parse(list.stdout) as {
+      id: number;
+      grp: number;
+      ipAddr: string;
+      mask: number;
+      port: number;
+      tag: string;
+    }[];
+    assert.deepEqual(
+      rows.map((r) => [r.grp, r.ipAddr, r.mask, r.port, r.tag]),
+      [
+        [1, '192.0.2.0', 24, 0, 'carrier-a'],
+        [2, '2001:db8::7', 128, 5061, ''],
+      ],
+    );
+    const one = await olelo(config, 'address', 'list', '2');
+    assert.match(one.stdout, /^\d+\tgroup 2\t2001:db8::7\/128\tport 5061\n$/);
+    for (const bad of [
+      ['add', '1', 'not-an-ip'],
+      ['add', '1', '192.0.2.1/33'],
+      ['add', '1', '2001:db8::/129'],
+      ['add', 'x', '192.0.2.1'],
+      ['add', '1', '192.0.2.1', '70000'],
+    ]) {
+      const r = await olelo(config, 'address', ...bad);
+      exits(r, 2);
+    }
+    exits(await olelo(config, 'address', 'rm', String(rows[0]!.id)), 0);
+    exits(await olelo(config, 'address', 'rm', String(rows[0]!.id)), 1);
+    const left = JSON.parse((await olelo(config, 'address', 'list', '--json')).stdout) as unknown[];
+    assert.equal(left.length, 1);
+  });
+});
