@@ -206,10 +206,15 @@ export class Server {
       if (instance.rpc !== undefined) this.rpc.register(instance.rpc);
       if (def.params !== undefined) {
         const setParam = instance.setParam?.bind(instance);
-        this.runtimeConfig.addFields(def.name, def.params, params, (name, value) => {
-          if (setParam === undefined) throw new Error(`module ${def.name} cannot change ${name} at runtime`);
-          setParam(name, value);
-        });
+        const runtime = Object.entries(def.params.info.fields ?? {}).filter(
+          ([, f]) => f.options.runtime === true,
+        );
+        // a programming error, caught by any test that starts a server
+        if (runtime.length > 0 && setParam === undefined)
+          throw new Error(
+            `module ${def.name} declares runtime parameters (${runtime.map(([n]) => n).join(', ')}) but no setParam`,
+          );
+        if (setParam !== undefined) this.runtimeConfig.addFields(def.name, def.params, params, setParam);
       }
     }
     this.setUpControl();
