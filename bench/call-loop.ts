@@ -33,6 +33,7 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '5' },
     snapshot: { type: 'string' },
+    alloc: { type: 'boolean', default: false },
   },
 });
 const RATE = Number(opts.rate);
@@ -214,11 +215,55 @@ async function run(seconds: number): Promise<[number, number]> {
   return [calls, inServer - startInServer];
 }
 
+/** Allocation sampling that counts collected objects too (what the GC has to work through). */
+async function allocationProfile<T>(body: () => Promise<T>): Promise<{ result: T; top: string[] }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  const result = await body();
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as {
+    profile: { head: AllocNode };
+  };
+  session.disconnect();
+  const bytes = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocNode) => {
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/.*\/dist\//, '').replace(/^data:.*/, '(script)')}:${f.lineNumber + 1}`;
+    bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
+    total += n.selfSize;
+    for (const c of n.children) walk(c);
+  };
+  walk(profile.head);
+  const top = [...bytes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 30)
+    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}% ${k}`);
+  return { result, top: [`sampled allocations: ${(total / 1048576).toFixed(0)} MiB`, ...top] };
+}
+interface AllocNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocNode[];
+}
+
 try {
   await run(WARMUP);
   const cpu0 = process.cpuUsage();
-  const [calls, ms] = await run(SECONDS);
+  let top: string[] = [];
+  const [calls, ms] = opts.alloc
+    ? await allocationProfile(() => run(SECONDS)).then((r) => {
+        top = r.top;
+        return r.result;
+      })
+    : await run(SECONDS);
   const cpu = process.cpuUsage(cpu0);
+  if (top.length > 0) console.log(top.join('\n'));
   const perCall = (ms * 1000) / calls;
   console.log(
     `${calls} calls at ${RATE}/s over ${SECONDS} s: ${perCall.toFixed(1)} µs per call in the server ` +
