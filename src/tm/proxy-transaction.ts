@@ -379,7 +379,8 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     const saved = msg.snapshot();
     try {
       msg.restore(branch.prepared!);
-      const via = `z9hG4bK${this.id}.${branch.index}${branch.attempt === 0 ? '' : `.${branch.attempt}`}`;
+      // the layer's slot prefix, then what makes it unique (this transaction's id, branch, attempt)
+      const via = `${this.layer.clientBranchPrefix()}${this.id}.${branch.index}${branch.attempt === 0 ? '' : `.${branch.attempt}`}`;
       this.layer.core.stamp(this.ctx, candidate.listener, via);
       const template = {
         uri: msg.requestUri,

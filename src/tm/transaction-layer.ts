@@ -61,6 +61,25 @@ export function serverKey(msg: SipRequest, via: Via, method: string): string {
   return `2543\u0000${msg.requestUri}\u0000${tag === -1 ? '' : from.slice(tag)}\u0000${msg.getHeader('call-id') ?? ''}\u0000${msg.cseq?.seq ?? ''}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
 }
 
+/**
+ * The slot number a branch of ours starts with (`z9hG4bK` + base 36 digits + `.`), or -1. Any branch may
+ * look like one: the transaction found at the slot is only the one if its whole branch is equal.
+ */
+export function slotOf(branch: string): number {
+  const len = branch.length;
+  let n = 0;
+  let i = 7;
+  // at most 8 digits: 36^8 is below 2^53
+  for (; i < len && i < 15; i++) {
+    const c = branch.charCodeAt(i);
+    if (c >= 48 && c <= 57) n = n * 36 + c - 48;
+    else if (c >= 97 && c <= 122) n = n * 36 + c - 87;
+    else break;
+  }
+  if (i === 7 || i >= len || branch.charCodeAt(i) !== 46) return -1;
+  return n;
+}
+
 /** The transaction layer of one server. */
 export class TransactionLayer implements ServerTransactionHost, ClientTransactionHost, TransactionHooks {
   readonly timers = new TimerService();
@@ -70,10 +89,19 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   readonly log: Logger;
   private readonly servers = new Map<string, ServerTransaction>();
   /**
-   * Client transactions by branch (RFC 3261 §17.1.3: branch and CSeq method): the CANCELs we send share
-   * their INVITE's branch, so they have a table of their own; any other method is checked on the match.
-   * Our branches are unique, so no other key is needed, and a response's branch is looked up as it is.
+   * Client transactions by branch (RFC 3261 §17.1.3: branch and CSeq method). The branches olelo builds
+   * start with a slot number ({@link clientBranchPrefix}, Kamailio's hash index and label): the
+   * transaction sits at that index of `clientSlots`, and a response's whole branch is compared with the
+   * one found there, so a freed or reused slot, or a forged number, matches nothing. The CANCELs we send
+   * share their INVITE's branch, so they sit in `cancelSlots` at the INVITE's slot; a slot goes back to
+   * the free list once both are gone. Branches without a slot (tm.newRequest's random ones) are in the
+   * `Map`s. Any method other than CANCEL is checked on the match.
    */
+  private readonly clientSlots: Array<ClientTransaction | undefined> = [];
+  private readonly cancelSlots: Array<ClientTransaction | undefined> = [];
+  /** Free slots (LIFO). */
+  private readonly freeSlots: number[] = [];
+  private clientCount = 0;
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly cancels = new Map<string, ClientTransaction>();
   /** The To-tag of our 200 to CANCELs of an INVITE: the same for every retransmission of the CANCEL. */
@@ -221,8 +249,28 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   clientTerminated(ct: ClientTransaction): void {
+    const slot = ct.slot;
+    if (slot >= 0) {
+      const table = ct.method === 'CANCEL' ? this.cancelSlots : this.clientSlots;
+      if (table[slot] !== ct) return;
+      table[slot] = undefined;
+      this.clientCount--;
+      if (this.clientSlots[slot] === undefined && this.cancelSlots[slot] === undefined)
+        this.freeSlots.push(slot);
+      return;
+    }
     const table = ct.method === 'CANCEL' ? this.cancels : this.clients;
     if (table.get(ct.branch) === ct) table.delete(ct.branch);
+  }
+
+  /**
+   * The start of the branch of the next client transaction created (`z9hG4bK<slot>.`): the caller
+   * appends something unique and passes the branch to {@link createClient} before creating any other.
+   */
+  clientBranchPrefix(): string {
+    const free = this.freeSlots;
+    const slot = free.length > 0 ? free[free.length - 1]! : this.clientSlots.length;
+    return `z9hG4bK${slot.toString(36)}.`;
   }
 
   /** A proxy transaction has nothing left to do; its server transaction stays for retransmissions. */
@@ -245,7 +293,38 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     dest: Destination,
   ): ClientTransaction {
     const ct = new ClientTransaction(this, user, branch, method, data, template, dest);
-    (method === 'CANCEL' ? this.cancels : this.clients).set(ct.branch, ct);
+    const slot = slotOf(branch);
+    if (slot >= 0) {
+      if (method === 'CANCEL') {
+        // at its INVITE's slot, while the INVITE transaction holds it
+        if (slot < this.clientSlots.length && this.clientSlots[slot]?.branch === branch) {
+          ct.slot = slot;
+          const old = this.cancelSlots[slot];
+          if (old !== undefined)
+            old.slot = -1; // replaced, as in a Map: its end frees nothing
+          else this.clientCount++;
+          this.cancelSlots[slot] = ct;
+          return ct;
+        }
+      } else {
+        const free = this.freeSlots;
+        if (free.length > 0 && free[free.length - 1] === slot) {
+          free.pop();
+          this.clientSlots[slot] = ct;
+          ct.slot = slot;
+          this.clientCount++;
+          return ct;
+        }
+        if (slot === this.clientSlots.length) {
+          this.clientSlots.push(ct);
+          this.cancelSlots.push(undefined);
+          ct.slot = slot;
+          this.clientCount++;
+          return ct;
+        }
+      }
+    }
+    (method === 'CANCEL' ? this.cancels : this.clients).set(branch, ct);
     return ct;
   }
 
@@ -305,7 +384,18 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const branch = via.branch;
     const method = msg.cseq?.method;
     if (branch === undefined || method === undefined) return false;
-    const ct = (method === 'CANCEL' ? this.cancels : this.clients).get(branch);
+    const cancel = method === 'CANCEL';
+    const slot = slotOf(branch);
+    let ct: ClientTransaction | undefined;
+    if (slot >= 0 && slot < this.clientSlots.length) {
+      ct = (cancel ? this.cancelSlots : this.clientSlots)[slot];
+      if (ct !== undefined && ct.branch !== branch) ct = undefined;
+    }
+    if (ct === undefined) {
+      const map = cancel ? this.cancels : this.clients;
+      if (map.size === 0) return false;
+      ct = map.get(branch);
+    }
     if (ct === undefined || ct.method !== method) return false;
     this.s.rplReceived.value++;
     ct.receiveResponse(msg, source);
@@ -360,7 +450,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   get size(): { servers: number; clients: number; timers: number } {
     return {
       servers: this.servers.size,
-      clients: this.clients.size + this.cancels.size,
+      clients: this.clientCount + this.clients.size + this.cancels.size,
       timers: this.timers.size,
     };
   }
