@@ -11,7 +11,7 @@ import type { Pipeline, TransactionHooks } from '../core/pipeline.js';
 import type { Stat, StatsRegistry } from '../core/stats.js';
 import { createResponseBytes, generateTag } from '../sip/build.js';
 import type { Via } from '../sip/headers/via.js';
-import { flattened } from '../sip/keep.js';
+import { flattened, ownString } from '../sip/keep.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import {
@@ -49,16 +49,35 @@ export interface TransactionLayerOptions {
   config?: Partial<TransactionConfig>;
 }
 
-/** Matching key of a server transaction (RFC 3261 §17.2.3); ACK and CANCEL look up the INVITE's. */
+/** True when a Via's branch is RFC 3261's (the magic cookie and something after it). */
+function isRfc3261Branch(branch: string | undefined): branch is string {
+  return branch !== undefined && branch.length > 7 && branch.startsWith('z9hG4bK');
+}
+
+/**
+ * Matching key of a server transaction (RFC 3261 §17.2.3); ACK and CANCEL look up the INVITE's. The
+ * layer's own tables key RFC 3261 transactions by branch alone and compare sent-by and method on the
+ * entry found; this string is the key of the RFC 2543 fallback table.
+ */
 export function serverKey(msg: SipRequest, via: Via, method: string): string {
   const branch = via.branch;
-  if (branch !== undefined && branch.length > 7 && branch.startsWith('z9hG4bK')) {
+  if (isRfc3261Branch(branch)) {
     return `${branch}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
   }
   // RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number and the top Via
   const from = msg.getHeader('from') ?? '';
   const tag = from.indexOf('tag=');
   return `2543\u0000${msg.requestUri}\u0000${tag === -1 ? '' : from.slice(tag)}\u0000${msg.getHeader('call-id') ?? ''}\u0000${msg.cseq?.seq ?? ''}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
+}
+
+/** Buckets of the server transactions' branch table, at least (a power of two). */
+const MIN_BUCKETS = 1024;
+
+/** FNV-1a of a branch after its magic cookie: the server transactions' table key. */
+export function branchHash(branch: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 7; i < branch.length; i++) h = Math.imul(h ^ branch.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff; // a small integer on every platform
 }
 
 /**
@@ -87,7 +106,22 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   readonly config: TransactionConfig;
   readonly core: Pipeline;
   readonly log: Logger;
-  private readonly servers = new Map<string, ServerTransaction>();
+  /**
+   * Server transactions with an RFC 3261 branch, in a hash table of their own keyed by the branch alone
+   * (no key string to build per request, and a request that matches nothing — most do — usually costs
+   * one look at an empty bucket instead of a probe of a `Map` of 100k+ strings): chained through
+   * `ServerTransaction.nextSame`, the entry's branch hash, branch, method and sent-by compared on the
+   * match (§17.2.3), so transactions sharing a branch (two UAs that chose the same one) coexist.
+   */
+  private buckets: Array<ServerTransaction | undefined> = new Array<ServerTransaction | undefined>(
+    MIN_BUCKETS,
+  ).fill(undefined);
+  private bucketMask = MIN_BUCKETS - 1;
+  private branchCount = 0;
+  /** Server transactions matched by the RFC 2543 fallback, by {@link serverKey}. */
+  private readonly servers2543 = new Map<string, ServerTransaction>();
+  /** Entries of both tables. */
+  private serverCount = 0;
   /**
    * Client transactions by branch (RFC 3261 §17.1.3: branch and CSeq method). The branches olelo builds
    * start with a slot number ({@link clientBranchPrefix}, Kamailio's hash index and label): the
@@ -173,10 +207,9 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       totalLocal: c('total_local', 'client transactions olelo originated (tm.newRequest: probes, ...)'),
       freed: c('freed', 'server transactions ended and removed from the table'),
     };
-    const servers = this.servers;
     const current = this.s.current;
     stats.gauge('tm', 'waiting', 'ended server transactions waiting out their timers (G/H/I/J/L)', () =>
-      Math.max(0, servers.size - current.value),
+      Math.max(0, this.serverCount - current.value),
     );
     const total = this.s.total;
     stats.counter('tm', 'created', 'transactions created (tm.total)', () => total.value);
@@ -234,8 +267,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   serverTerminated(st: ServerTransaction): void {
-    if (this.servers.get(st.key) === st) {
-      this.servers.delete(st.key);
+    if (st.inTable) {
+      this.removeServer(st);
       this.s.freed.value++;
     }
     const tx = st.proxy;
@@ -333,10 +366,10 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   /** Retransmissions, ACKs for non-2xx and CANCELs of known transactions never reach the script. */
   request(msg: SipRequest, via: Via, source: Source): boolean {
     // nothing to match (a stateless deployment): no key to build
-    if (this.servers.size === 0) return false;
+    if (this.serverCount === 0) return false;
     const method = msg.method;
     if (method === 'ACK') {
-      const st = this.servers.get(serverKey(msg, via, 'INVITE'));
+      const st = this.findServer(msg, via, 'INVITE');
       if (st === undefined) return false; // an ACK for a 2xx: end to end, through the script
       // RFC 3261 §17.2.1: the ACK for a non-2xx final response is absorbed; for a 2xx it passes
       if (st.lastStatus >= 300 && st.receiveAck()) {
@@ -345,7 +378,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       }
       return false;
     }
-    const st = this.servers.get(serverKey(msg, via, method));
+    const st = this.findServer(msg, via, method);
     if (st !== undefined) {
       st.receiveRetransmission();
       this.s.absorbed.value++;
@@ -355,9 +388,108 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     return false;
   }
 
+  /** The server transaction a request with this top Via and `method` matches (RFC 3261 §17.2.3). */
+  private findServer(msg: SipRequest, via: Via, method: string): ServerTransaction | undefined {
+    const branch = via.branch;
+    if (!isRfc3261Branch(branch)) {
+      return this.servers2543.size === 0 ? undefined : this.servers2543.get(serverKey(msg, via, method));
+    }
+    if (this.branchCount === 0) return undefined;
+    const hash = branchHash(branch);
+    let st = this.buckets[hash & this.bucketMask];
+    if (st === undefined) return undefined;
+    const host = via.host;
+    const port = via.port;
+    while (
+      st !== undefined &&
+      (st.branchHash !== hash ||
+        st.method !== method ||
+        st.branch !== branch ||
+        st.sentHost !== host ||
+        st.sentPort !== port)
+    ) {
+      st = st.nextSame;
+    }
+    return st;
+  }
+
+  /** Enters `st` in its table; one already there for the same request is replaced (and stays out). */
+  private addServer(st: ServerTransaction): void {
+    const branch = st.branch;
+    if (branch === undefined) {
+      const old = this.servers2543.get(st.key);
+      if (old !== undefined) old.inTable = false;
+      else this.serverCount++;
+      this.servers2543.set(st.key, st);
+      st.inTable = true;
+      return;
+    }
+    const hash = st.branchHash;
+    let same = this.buckets[hash & this.bucketMask];
+    while (
+      same !== undefined &&
+      (same.branchHash !== hash ||
+        same.method !== st.method ||
+        same.branch !== branch ||
+        same.sentHost !== st.sentHost ||
+        same.sentPort !== st.sentPort)
+    ) {
+      same = same.nextSame;
+    }
+    if (same !== undefined) this.removeServer(same);
+    if (this.branchCount >= this.buckets.length >> 1) this.resize(this.buckets.length << 1);
+    const index = hash & this.bucketMask;
+    st.nextSame = this.buckets[index];
+    this.buckets[index] = st;
+    st.inTable = true;
+    this.branchCount++;
+    this.serverCount++;
+  }
+
+  private removeServer(st: ServerTransaction): void {
+    st.inTable = false;
+    this.serverCount--;
+    if (st.branch === undefined) {
+      this.servers2543.delete(st.key);
+      return;
+    }
+    this.branchCount--;
+    const index = st.branchHash & this.bucketMask;
+    const head = this.buckets[index]!;
+    if (head === st) this.buckets[index] = st.nextSame;
+    else {
+      let prev = head;
+      while (prev.nextSame !== st) prev = prev.nextSame!;
+      prev.nextSame = st.nextSame;
+    }
+    st.nextSame = undefined;
+    // give memory back after a burst: halved when an eighth full
+    const size = this.buckets.length;
+    if (size > MIN_BUCKETS && this.branchCount < size >> 3) this.resize(size >> 1);
+  }
+
+  /** Rehashes the branch table into `size` buckets (a power of two). */
+  private resize(size: number): void {
+    const old = this.buckets;
+    const buckets = new Array<ServerTransaction | undefined>(size).fill(undefined);
+    const mask = size - 1;
+    for (let i = 0; i < old.length; i++) {
+      let st = old[i];
+      while (st !== undefined) {
+        const next = st.nextSame;
+        const index = st.branchHash & mask;
+        st.nextSame = buckets[index];
+        buckets[index] = st;
+        st = next;
+      }
+    }
+    this.buckets = buckets;
+    this.bucketMask = mask;
+  }
+
   /** RFC 3261 §9.2, §16.10: a CANCEL for a transaction we proxy: 200 to it, CANCEL downstream. */
   private cancel(msg: SipRequest, via: Via, source: Source): boolean {
-    const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
+    const invite = this.findServer(msg, via, 'INVITE');
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
     const tx = invite.proxy;
     let toTag = this.cancelTags.get(invite);
@@ -422,18 +554,26 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     if (existing !== undefined) return existing;
     const msg = ctx.msg;
     const via = msg.topVia!;
+    const branch = via.branch;
+    const rfc3261 = isRfc3261Branch(branch);
     const st = new ServerTransaction(
       this,
-      // kept while the transaction waits out its timers: none of its parts (the Via branch) pins the message
-      flattened(serverKey(msg, via, msg.method)),
+      // kept while the transaction waits out its timers: none of them (the Via branch) pins the message
+      rfc3261 ? '' : flattened(serverKey(msg, via, msg.method)),
       msg,
       ctx.source,
       replyDestination(via, ctx.source),
     );
+    if (rfc3261) {
+      st.branch = ownString(branch);
+      st.branchHash = branchHash(branch);
+      st.sentHost = ownString(via.host);
+      st.sentPort = via.port;
+    }
     // unique within this process (counter) and across restarts (random prefix); alphanumeric only
     const id = `${this.prefix}${(this.counter++).toString(36)}`;
     const tx = new ProxyTransaction(this, st, ctx, id);
-    this.servers.set(st.key, st);
+    this.addServer(st);
     st.proxy = tx;
     ctx.transaction = tx;
     this.s.total.value++;
@@ -449,7 +589,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   /** Numbers for RPC and tests. */
   get size(): { servers: number; clients: number; timers: number } {
     return {
-      servers: this.servers.size,
+      servers: this.serverCount,
       clients: this.clientCount + this.clients.size + this.cancels.size,
       timers: this.timers.size,
     };

@@ -5,15 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { RequestContext } from '../../src/core/context.js';
 import { Logger } from '../../src/core/logger.js';
 import type { Pipeline } from '../../src/core/pipeline.js';
 import { StatsRegistry } from '../../src/core/stats.js';
-import { parseMessage, type SipResponse } from '../../src/sip/index.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
 import type {
   ClientTransaction,
   ClientTransactionUser,
   RequestTemplate,
 } from '../../src/tm/client-transaction.js';
+import type { ServerTransaction } from '../../src/tm/server-transaction.js';
 import { slotOf, TransactionLayer } from '../../src/tm/transaction-layer.js';
 import type { Destination, Source } from '../../src/transport/types.js';
 
@@ -157,6 +159,110 @@ describe('transaction tables', () => {
     assert.equal(deliver(tl, response('z9hG4bKrandom-1', 200, 'OPTIONS')), true);
     assert.equal(deliver(tl, response('z9hG4bK5.not-asked', 200, 'OPTIONS')), true);
     assert.deepEqual(user.got, [200, 200]);
+    tl.stop();
+  });
+});
+
+function request(
+  method: string,
+  branch: string | undefined,
+  sentBy = '127.0.0.1:5062',
+  cseq = 1,
+): SipRequest {
+  const text = `${method} sip:b@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP ${sentBy}${branch === undefined ? '' : `;branch=${branch}`}\r\nFrom: <sip:a@127.0.0.1>;tag=f\r\nTo: <sip:b@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: ${cseq} ${method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+  return parseMessage(Buffer.from(text, 'latin1')) as SipRequest;
+}
+
+/** Creates the server transaction of `msg` as the script's first use would (Kamailio's t_newtran). */
+function serve(tl: TransactionLayer, msg: SipRequest): ServerTransaction {
+  const ctx = { msg, source: SOURCE, transaction: undefined } as unknown as RequestContext;
+  return tl.proxyFor(ctx).st;
+}
+
+function absorbed(tl: TransactionLayer, msg: SipRequest): boolean {
+  return tl.request(msg, msg.topVia!, SOURCE);
+}
+
+describe('server transaction tables', () => {
+  it('matches by branch, sent-by and method: two UAs with the same branch have a transaction each', () => {
+    const tl = layer();
+    const a = serve(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.1:5060'));
+    const b = serve(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.2:5060'));
+    const c = serve(tl, request('OPTIONS', 'z9hG4bKsame', '10.0.0.1:5060'));
+    assert.equal(tl.size.servers, 3);
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.1:5060')), true);
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.2:5060')), true);
+    assert.equal(absorbed(tl, request('OPTIONS', 'z9hG4bKsame', '10.0.0.1:5060')), true);
+    // another port, no port, another method, another branch: new requests
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.1:5070')), false);
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.1')), false);
+    assert.equal(absorbed(tl, request('OPTIONS', 'z9hG4bKsame', '10.0.0.2:5060')), false);
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKother', '10.0.0.1:5060')), false);
+    // ending one leaves the others findable, whichever of the chain it was
+    b.terminate();
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.2:5060')), false);
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.1:5060')), true);
+    a.terminate();
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKsame', '10.0.0.1:5060')), false);
+    assert.equal(absorbed(tl, request('OPTIONS', 'z9hG4bKsame', '10.0.0.1:5060')), true);
+    c.terminate();
+    assert.equal(tl.size.servers, 0);
+    tl.stop();
+  });
+
+  it('finds every transaction as the table grows and shrinks again', () => {
+    const tl = layer();
+    const n = 5000;
+    const sts: ServerTransaction[] = [];
+    for (let i = 0; i < n; i++)
+      sts.push(serve(tl, request('MESSAGE', `z9hG4bKgrow${i}`, `10.0.${i & 3}.1:5060`)));
+    assert.equal(tl.size.servers, n);
+    for (let i = 0; i < n; i += 97) {
+      assert.equal(absorbed(tl, request('MESSAGE', `z9hG4bKgrow${i}`, `10.0.${i & 3}.1:5060`)), true);
+      assert.equal(absorbed(tl, request('MESSAGE', `z9hG4bKgrow${i}`, `10.0.${(i + 1) & 3}.1:5060`)), false);
+    }
+    // end all but every 500th: the table shrinks, and the rest are still found
+    for (let i = 0; i < n; i++) if (i % 500 !== 0) sts[i]!.terminate();
+    assert.equal(tl.size.servers, n / 500);
+    for (let i = 0; i < n; i += 250) {
+      assert.equal(
+        absorbed(tl, request('MESSAGE', `z9hG4bKgrow${i}`, `10.0.${i & 3}.1:5060`)),
+        i % 500 === 0,
+      );
+    }
+    tl.stop();
+  });
+
+  it('a transaction created again for the same request replaces the first, which then removes nothing', () => {
+    const tl = layer();
+    const first = serve(tl, request('MESSAGE', 'z9hG4bKtwice'));
+    const second = serve(tl, request('MESSAGE', 'z9hG4bKtwice'));
+    assert.equal(tl.size.servers, 1);
+    first.terminate();
+    assert.equal(tl.size.servers, 1);
+    assert.equal(absorbed(tl, request('MESSAGE', 'z9hG4bKtwice')), true);
+    second.terminate();
+    assert.equal(tl.size.servers, 0);
+    tl.stop();
+  });
+
+  it('matches RFC 2543 requests (no magic cookie) by Request-URI, tags, Call-ID, CSeq and Via', () => {
+    const tl = layer();
+    const st = serve(tl, request('INVITE', '12345', '10.0.0.1:5060'));
+    const plain = serve(tl, request('MESSAGE', undefined, '10.0.0.1:5060'));
+    assert.equal(absorbed(tl, request('INVITE', '12345', '10.0.0.1:5060')), true);
+    assert.equal(absorbed(tl, request('MESSAGE', undefined, '10.0.0.1:5060')), true);
+    assert.equal(absorbed(tl, request('MESSAGE', undefined, '10.0.0.1:5060', 2)), false);
+    assert.equal(absorbed(tl, request('INVITE', '12345', '10.0.0.2:5060')), false);
+    // a branch of exactly the magic cookie is not an RFC 3261 branch either
+    const cookie = serve(tl, request('OPTIONS', 'z9hG4bK', '10.0.0.1:5060'));
+    assert.equal(absorbed(tl, request('OPTIONS', 'z9hG4bK', '10.0.0.1:5060')), true);
+    assert.equal(tl.size.servers, 3);
+    st.terminate();
+    plain.terminate();
+    cookie.terminate();
+    assert.equal(tl.size.servers, 0);
+    assert.equal(absorbed(tl, request('INVITE', '12345', '10.0.0.1:5060')), false);
     tl.stop();
   });
 });
