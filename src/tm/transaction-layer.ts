@@ -73,9 +73,12 @@ export function serverKey(msg: SipRequest, via: Via, method: string): string {
 /** Buckets of the server transactions' branch table, at least (a power of two). */
 const MIN_BUCKETS = 1024;
 
-/** FNV-1a of a branch after its magic cookie: the server transactions' table key. */
+/** A random offset basis per process, so branches that pile up in one bucket cannot be chosen offline. */
+const HASH_SEED = randomBytes(4).readUInt32LE(0);
+
+/** FNV-1a (seeded) of a branch after its magic cookie: the server transactions' table key. */
 export function branchHash(branch: string): number {
-  let h = 0x811c9dc5;
+  let h = HASH_SEED;
   for (let i = 7; i < branch.length; i++) h = Math.imul(h ^ branch.charCodeAt(i), 0x01000193);
   return h & 0x3fffffff; // a small integer on every platform
 }
