@@ -67,6 +67,8 @@ export class ClientTransaction implements TimerOwner {
   private readonly host: ClientTransactionHost;
   /** Who gets the responses; the proxy hands over to a lighter user once its work is done. */
   user: ClientTransactionUser;
+  /** Index in the transaction layer's slot table, or -1 when it is in a table by branch. */
+  slot = -1;
   /** The user's own data about this transaction (the proxy's branch). */
   context: unknown = undefined;
   private retransmitTimer: Timer | undefined;

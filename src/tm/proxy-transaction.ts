@@ -132,7 +132,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   /** Targets appended for the next relay. */
   private pending: BranchTarget[] = [];
   /** Serial forking: q-value groups still to try. */
-  private laterGroups: BranchTarget[][] = [];
+  private laterGroups: BranchTarget[][] = NO_GROUPS;
   /** A final response went upstream. */
   private finalSent = false;
   private inFailureRoute = false;
@@ -231,7 +231,6 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     if (this.finalSent) return false;
     const ctx = this.ctx;
     let targets = this.pending;
-    this.pending = [];
     if (targets.length === 0) {
       // the Request-URI branch; `req.nextHop` (Kamailio's $du) and `req.uriRoutes` apply to it alone
       const hop = ctx.nextHop;
@@ -240,15 +239,16 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
         hop === undefined ? { uri: ctx.msg.requestUri, q } : { uri: ctx.msg.requestUri, q, nextHop: hop };
       if (ctx.uriRoutes !== undefined) first.routes = ctx.uriRoutes;
       targets = [first];
-    }
+    } else this.pending = [];
     const set = ctx.branches;
     if (set !== undefined) {
       // the destination set (Kamailio's dset) forks along, and is used up
       ctx.branches = undefined;
       for (const t of set) targets.push(t);
     }
-    const groups = groupByQ(targets);
-    this.laterGroups = groups.slice(1);
+    // one target (the common case): one group, nothing later
+    const groups = targets.length === 1 ? [targets] : groupByQ(targets);
+    this.laterGroups = groups.length === 1 ? NO_GROUPS : groups.slice(1);
     if (this.isInvite && this.st.lastStatus === 0) {
       // RFC 3261 §16.2 / §17.2.1: 100 Trying for an INVITE at once, so the caller stops retransmitting
       this.layer.countGeneratedReply();
@@ -379,7 +379,8 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
     const saved = msg.snapshot();
     try {
       msg.restore(branch.prepared!);
-      const via = `z9hG4bK${this.id}.${branch.index}${branch.attempt === 0 ? '' : `.${branch.attempt}`}`;
+      // the layer's slot prefix, then what makes it unique (this transaction's id, branch, attempt)
+      const via = `${this.layer.clientBranchPrefix()}${this.id}.${branch.index}${branch.attempt === 0 ? '' : `.${branch.attempt}`}`;
       this.layer.core.stamp(this.ctx, candidate.listener, via);
       const template = {
         uri: msg.requestUri,
@@ -667,7 +668,7 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
   /** The caller canceled (RFC 3261 §16.10): CANCEL every pending branch; the INVITE ends with 487. */
   cancelFromUpstream(): void {
     this.canceled = true;
-    this.laterGroups = [];
+    this.laterGroups = NO_GROUPS;
     this.cancelPending('canceled');
     this.checkCompletion();
   }
@@ -754,6 +755,9 @@ function rank(status: number): number {
   const preferred = status === 401 || status === 407 || status === 415 || status === 420 || status === 484;
   return cls * 1000 + (preferred ? 0 : 500) + (status === 408 ? 400 : 0) + (status % 100);
 }
+
+/** No q-value groups left (shared: only ever read, `shift()` is only called on a non-empty list). */
+const NO_GROUPS: BranchTarget[][] = [];
 
 function groupByQ(targets: BranchTarget[]): BranchTarget[][] {
   const sorted = [...targets].sort((a, b) => b.q - a.q);

@@ -4,6 +4,7 @@
  * A server transaction absorbs request retransmissions, replays its last response, retransmits final
  * INVITE responses over unreliable transports until the ACK comes, and goes away when its timers say so.
  */
+import { ownString } from '../sip/keep.js';
 import type { SipRequest } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import type { ProxyTransaction } from './proxy-transaction.js';
@@ -45,7 +46,19 @@ export interface ServerTransactionHost {
 
 /** One server transaction. */
 export class ServerTransaction implements TimerOwner {
+  /** The RFC 2543 fallback key ({@link serverKey}); '' for a transaction matched by its branch. */
   readonly key: string;
+  /** The method it matches (ACK and CANCEL look up the INVITE's). */
+  readonly method: string;
+  /** The request's RFC 3261 branch and sent-by, as the layer's table matches them (own strings). */
+  branch: string | undefined = undefined;
+  branchHash = 0;
+  sentHost = '';
+  sentPort: number | undefined = undefined;
+  /** The next transaction in the same bucket of the layer's branch table. */
+  nextSame: ServerTransaction | undefined = undefined;
+  /** In the layer's table (until it ends, or a new transaction for the same request replaced it). */
+  inTable = false;
   /** The request, until the final response is sent (then released: only retransmissions remain). */
   request: SipRequest | undefined;
   readonly isInvite: boolean;
@@ -80,6 +93,7 @@ export class ServerTransaction implements TimerOwner {
   ) {
     this.host = host;
     this.key = key;
+    this.method = ownString(request.method);
     this.request = request;
     this.isInvite = request.method === 'INVITE';
     this.requestViaCount = request.via.length;

@@ -98,6 +98,14 @@ export class TimerService {
   private stopped = false;
   private readonly clock: () => number;
   private readonly epoch: number;
+  /**
+   * The clock read once for every timer started in one turn of the event loop (a message's processing
+   * starts several: Timers A, B and fr_timer for a relayed INVITE); -1 once the turn's microtasks ran.
+   */
+  private turnNow = -1;
+  private readonly endTurn = () => {
+    this.turnNow = -1;
+  };
 
   /** @param now clock in ms (`Date.now` by default; tests may inject one) */
   constructor(now: () => number = Date.now) {
@@ -108,6 +116,16 @@ export class TimerService {
   /** ms since the service started. */
   private now(): number {
     return this.clock() - this.epoch;
+  }
+
+  /** {@link now}, read at most once per turn of the event loop for starting timers. */
+  private startNow(): number {
+    let now = this.turnNow;
+    if (now < 0) {
+      now = this.turnNow = this.now();
+      queueMicrotask(this.endTurn);
+    }
+    return now;
   }
 
   /** Calls `owner.onTimer(kind)` after `delayMs` (rounded to whole ms). */
@@ -125,7 +143,7 @@ export class TimerService {
       q.onDue = () => this.fire(list);
       this.queues.set(delay, q);
     }
-    const t = new Timer(owner, kind, this.now() + delay, q);
+    const t = new Timer(owner, kind, this.startNow() + delay, q);
     q.push(t);
     if (q.handle === undefined) this.arm(q);
     return t;

@@ -11,7 +11,7 @@ import type { Pipeline, TransactionHooks } from '../core/pipeline.js';
 import type { Stat, StatsRegistry } from '../core/stats.js';
 import { createResponseBytes, generateTag } from '../sip/build.js';
 import type { Via } from '../sip/headers/via.js';
-import { flattened } from '../sip/keep.js';
+import { flattened, ownString } from '../sip/keep.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import {
@@ -49,16 +49,57 @@ export interface TransactionLayerOptions {
   config?: Partial<TransactionConfig>;
 }
 
-/** Matching key of a server transaction (RFC 3261 §17.2.3); ACK and CANCEL look up the INVITE's. */
+/** True when a Via's branch is RFC 3261's (the magic cookie and something after it). */
+function isRfc3261Branch(branch: string | undefined): branch is string {
+  return branch !== undefined && branch.length > 7 && branch.startsWith('z9hG4bK');
+}
+
+/**
+ * Matching key of a server transaction (RFC 3261 §17.2.3); ACK and CANCEL look up the INVITE's. The
+ * layer's own tables key RFC 3261 transactions by branch alone and compare sent-by and method on the
+ * entry found; this string is the key of the RFC 2543 fallback table.
+ */
 export function serverKey(msg: SipRequest, via: Via, method: string): string {
   const branch = via.branch;
-  if (branch !== undefined && branch.length > 7 && branch.startsWith('z9hG4bK')) {
+  if (isRfc3261Branch(branch)) {
     return `${branch}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
   }
   // RFC 2543 fallback: Request-URI, From tag, Call-ID, CSeq number and the top Via
   const from = msg.getHeader('from') ?? '';
   const tag = from.indexOf('tag=');
   return `2543\u0000${msg.requestUri}\u0000${tag === -1 ? '' : from.slice(tag)}\u0000${msg.getHeader('call-id') ?? ''}\u0000${msg.cseq?.seq ?? ''}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
+}
+
+/** Buckets of the server transactions' branch table, at least (a power of two). */
+const MIN_BUCKETS = 1024;
+
+/** A random offset basis per process, so branches that pile up in one bucket cannot be chosen offline. */
+const HASH_SEED = randomBytes(4).readUInt32LE(0);
+
+/** FNV-1a (seeded) of a branch after its magic cookie: the server transactions' table key. */
+export function branchHash(branch: string): number {
+  let h = HASH_SEED;
+  for (let i = 7; i < branch.length; i++) h = Math.imul(h ^ branch.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff; // a small integer on every platform
+}
+
+/**
+ * The slot number a branch of ours starts with (`z9hG4bK` + base 36 digits + `.`), or -1. Any branch may
+ * look like one: the transaction found at the slot is only the one if its whole branch is equal.
+ */
+export function slotOf(branch: string): number {
+  const len = branch.length;
+  let n = 0;
+  let i = 7;
+  // at most 8 digits: 36^8 is below 2^53
+  for (; i < len && i < 15; i++) {
+    const c = branch.charCodeAt(i);
+    if (c >= 48 && c <= 57) n = n * 36 + c - 48;
+    else if (c >= 97 && c <= 122) n = n * 36 + c - 87;
+    else break;
+  }
+  if (i === 7 || i >= len || branch.charCodeAt(i) !== 46) return -1;
+  return n;
 }
 
 /** The transaction layer of one server. */
@@ -68,12 +109,36 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   readonly config: TransactionConfig;
   readonly core: Pipeline;
   readonly log: Logger;
-  private readonly servers = new Map<string, ServerTransaction>();
   /**
-   * Client transactions by branch (RFC 3261 §17.1.3: branch and CSeq method): the CANCELs we send share
-   * their INVITE's branch, so they have a table of their own; any other method is checked on the match.
-   * Our branches are unique, so no other key is needed, and a response's branch is looked up as it is.
+   * Server transactions with an RFC 3261 branch, in a hash table of their own keyed by the branch alone
+   * (no key string to build per request, and a request that matches nothing — most do — usually costs
+   * one look at an empty bucket instead of a probe of a `Map` of 100k+ strings): chained through
+   * `ServerTransaction.nextSame`, the entry's branch hash, branch, method and sent-by compared on the
+   * match (§17.2.3), so transactions sharing a branch (two UAs that chose the same one) coexist.
    */
+  private buckets: Array<ServerTransaction | undefined> = new Array<ServerTransaction | undefined>(
+    MIN_BUCKETS,
+  ).fill(undefined);
+  private bucketMask = MIN_BUCKETS - 1;
+  private branchCount = 0;
+  /** Server transactions matched by the RFC 2543 fallback, by {@link serverKey}. */
+  private readonly servers2543 = new Map<string, ServerTransaction>();
+  /** Entries of both tables. */
+  private serverCount = 0;
+  /**
+   * Client transactions by branch (RFC 3261 §17.1.3: branch and CSeq method). The branches olelo builds
+   * start with a slot number ({@link clientBranchPrefix}, Kamailio's hash index and label): the
+   * transaction sits at that index of `clientSlots`, and a response's whole branch is compared with the
+   * one found there, so a freed or reused slot, or a forged number, matches nothing. The CANCELs we send
+   * share their INVITE's branch, so they sit in `cancelSlots` at the INVITE's slot; a slot goes back to
+   * the free list once both are gone. Branches without a slot (tm.newRequest's random ones) are in the
+   * `Map`s. Any method other than CANCEL is checked on the match.
+   */
+  private readonly clientSlots: Array<ClientTransaction | undefined> = [];
+  private readonly cancelSlots: Array<ClientTransaction | undefined> = [];
+  /** Free slots (LIFO). */
+  private readonly freeSlots: number[] = [];
+  private clientCount = 0;
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly cancels = new Map<string, ClientTransaction>();
   /** The To-tag of our 200 to CANCELs of an INVITE: the same for every retransmission of the CANCEL. */
@@ -145,10 +210,9 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       totalLocal: c('total_local', 'client transactions olelo originated (tm.newRequest: probes, ...)'),
       freed: c('freed', 'server transactions ended and removed from the table'),
     };
-    const servers = this.servers;
     const current = this.s.current;
     stats.gauge('tm', 'waiting', 'ended server transactions waiting out their timers (G/H/I/J/L)', () =>
-      Math.max(0, servers.size - current.value),
+      Math.max(0, this.serverCount - current.value),
     );
     const total = this.s.total;
     stats.counter('tm', 'created', 'transactions created (tm.total)', () => total.value);
@@ -206,8 +270,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   serverTerminated(st: ServerTransaction): void {
-    if (this.servers.get(st.key) === st) {
-      this.servers.delete(st.key);
+    if (st.inTable) {
+      this.removeServer(st);
       this.s.freed.value++;
     }
     const tx = st.proxy;
@@ -221,8 +285,28 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   clientTerminated(ct: ClientTransaction): void {
+    const slot = ct.slot;
+    if (slot >= 0) {
+      const table = ct.method === 'CANCEL' ? this.cancelSlots : this.clientSlots;
+      if (table[slot] !== ct) return;
+      table[slot] = undefined;
+      this.clientCount--;
+      if (this.clientSlots[slot] === undefined && this.cancelSlots[slot] === undefined)
+        this.freeSlots.push(slot);
+      return;
+    }
     const table = ct.method === 'CANCEL' ? this.cancels : this.clients;
     if (table.get(ct.branch) === ct) table.delete(ct.branch);
+  }
+
+  /**
+   * The start of the branch of the next client transaction created (`z9hG4bK<slot>.`): the caller
+   * appends something unique and passes the branch to {@link createClient} before creating any other.
+   */
+  clientBranchPrefix(): string {
+    const free = this.freeSlots;
+    const slot = free.length > 0 ? free[free.length - 1]! : this.clientSlots.length;
+    return `z9hG4bK${slot.toString(36)}.`;
   }
 
   /** A proxy transaction has nothing left to do; its server transaction stays for retransmissions. */
@@ -245,7 +329,38 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     dest: Destination,
   ): ClientTransaction {
     const ct = new ClientTransaction(this, user, branch, method, data, template, dest);
-    (method === 'CANCEL' ? this.cancels : this.clients).set(ct.branch, ct);
+    const slot = slotOf(branch);
+    if (slot >= 0) {
+      if (method === 'CANCEL') {
+        // at its INVITE's slot, while the INVITE transaction holds it
+        if (slot < this.clientSlots.length && this.clientSlots[slot]?.branch === branch) {
+          ct.slot = slot;
+          const old = this.cancelSlots[slot];
+          if (old !== undefined)
+            old.slot = -1; // replaced, as in a Map: its end frees nothing
+          else this.clientCount++;
+          this.cancelSlots[slot] = ct;
+          return ct;
+        }
+      } else {
+        const free = this.freeSlots;
+        if (free.length > 0 && free[free.length - 1] === slot) {
+          free.pop();
+          this.clientSlots[slot] = ct;
+          ct.slot = slot;
+          this.clientCount++;
+          return ct;
+        }
+        if (slot === this.clientSlots.length) {
+          this.clientSlots.push(ct);
+          this.cancelSlots.push(undefined);
+          ct.slot = slot;
+          this.clientCount++;
+          return ct;
+        }
+      }
+    }
+    (method === 'CANCEL' ? this.cancels : this.clients).set(branch, ct);
     return ct;
   }
 
@@ -254,10 +369,10 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   /** Retransmissions, ACKs for non-2xx and CANCELs of known transactions never reach the script. */
   request(msg: SipRequest, via: Via, source: Source): boolean {
     // nothing to match (a stateless deployment): no key to build
-    if (this.servers.size === 0) return false;
+    if (this.serverCount === 0) return false;
     const method = msg.method;
     if (method === 'ACK') {
-      const st = this.servers.get(serverKey(msg, via, 'INVITE'));
+      const st = this.findServer(msg, via, 'INVITE');
       if (st === undefined) return false; // an ACK for a 2xx: end to end, through the script
       // RFC 3261 §17.2.1: the ACK for a non-2xx final response is absorbed; for a 2xx it passes
       if (st.lastStatus >= 300 && st.receiveAck()) {
@@ -266,7 +381,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       }
       return false;
     }
-    const st = this.servers.get(serverKey(msg, via, method));
+    const st = this.findServer(msg, via, method);
     if (st !== undefined) {
       st.receiveRetransmission();
       this.s.absorbed.value++;
@@ -276,9 +391,108 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     return false;
   }
 
+  /** The server transaction a request with this top Via and `method` matches (RFC 3261 §17.2.3). */
+  private findServer(msg: SipRequest, via: Via, method: string): ServerTransaction | undefined {
+    const branch = via.branch;
+    if (!isRfc3261Branch(branch)) {
+      return this.servers2543.size === 0 ? undefined : this.servers2543.get(serverKey(msg, via, method));
+    }
+    if (this.branchCount === 0) return undefined;
+    const hash = branchHash(branch);
+    let st = this.buckets[hash & this.bucketMask];
+    if (st === undefined) return undefined;
+    const host = via.host;
+    const port = via.port;
+    while (
+      st !== undefined &&
+      (st.branchHash !== hash ||
+        st.method !== method ||
+        st.branch !== branch ||
+        st.sentHost !== host ||
+        st.sentPort !== port)
+    ) {
+      st = st.nextSame;
+    }
+    return st;
+  }
+
+  /** Enters `st` in its table; one already there for the same request is replaced (and stays out). */
+  private addServer(st: ServerTransaction): void {
+    const branch = st.branch;
+    if (branch === undefined) {
+      const old = this.servers2543.get(st.key);
+      if (old !== undefined) old.inTable = false;
+      else this.serverCount++;
+      this.servers2543.set(st.key, st);
+      st.inTable = true;
+      return;
+    }
+    const hash = st.branchHash;
+    let same = this.buckets[hash & this.bucketMask];
+    while (
+      same !== undefined &&
+      (same.branchHash !== hash ||
+        same.method !== st.method ||
+        same.branch !== branch ||
+        same.sentHost !== st.sentHost ||
+        same.sentPort !== st.sentPort)
+    ) {
+      same = same.nextSame;
+    }
+    if (same !== undefined) this.removeServer(same);
+    if (this.branchCount >= this.buckets.length >> 1) this.resize(this.buckets.length << 1);
+    const index = hash & this.bucketMask;
+    st.nextSame = this.buckets[index];
+    this.buckets[index] = st;
+    st.inTable = true;
+    this.branchCount++;
+    this.serverCount++;
+  }
+
+  private removeServer(st: ServerTransaction): void {
+    st.inTable = false;
+    this.serverCount--;
+    if (st.branch === undefined) {
+      this.servers2543.delete(st.key);
+      return;
+    }
+    this.branchCount--;
+    const index = st.branchHash & this.bucketMask;
+    const head = this.buckets[index]!;
+    if (head === st) this.buckets[index] = st.nextSame;
+    else {
+      let prev = head;
+      while (prev.nextSame !== st) prev = prev.nextSame!;
+      prev.nextSame = st.nextSame;
+    }
+    st.nextSame = undefined;
+    // give memory back after a burst: halved when an eighth full
+    const size = this.buckets.length;
+    if (size > MIN_BUCKETS && this.branchCount < size >> 3) this.resize(size >> 1);
+  }
+
+  /** Rehashes the branch table into `size` buckets (a power of two). */
+  private resize(size: number): void {
+    const old = this.buckets;
+    const buckets = new Array<ServerTransaction | undefined>(size).fill(undefined);
+    const mask = size - 1;
+    for (let i = 0; i < old.length; i++) {
+      let st = old[i];
+      while (st !== undefined) {
+        const next = st.nextSame;
+        const index = st.branchHash & mask;
+        st.nextSame = buckets[index];
+        buckets[index] = st;
+        st = next;
+      }
+    }
+    this.buckets = buckets;
+    this.bucketMask = mask;
+  }
+
   /** RFC 3261 §9.2, §16.10: a CANCEL for a transaction we proxy: 200 to it, CANCEL downstream. */
   private cancel(msg: SipRequest, via: Via, source: Source): boolean {
-    const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
+    const invite = this.findServer(msg, via, 'INVITE');
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
     const tx = invite.proxy;
     let toTag = this.cancelTags.get(invite);
@@ -305,7 +519,18 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const branch = via.branch;
     const method = msg.cseq?.method;
     if (branch === undefined || method === undefined) return false;
-    const ct = (method === 'CANCEL' ? this.cancels : this.clients).get(branch);
+    const cancel = method === 'CANCEL';
+    const slot = slotOf(branch);
+    let ct: ClientTransaction | undefined;
+    if (slot >= 0 && slot < this.clientSlots.length) {
+      ct = (cancel ? this.cancelSlots : this.clientSlots)[slot];
+      if (ct !== undefined && ct.branch !== branch) ct = undefined;
+    }
+    if (ct === undefined) {
+      const map = cancel ? this.cancels : this.clients;
+      if (map.size === 0) return false;
+      ct = map.get(branch);
+    }
     if (ct === undefined || ct.method !== method) return false;
     this.s.rplReceived.value++;
     ct.receiveResponse(msg, source);
@@ -332,18 +557,26 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     if (existing !== undefined) return existing;
     const msg = ctx.msg;
     const via = msg.topVia!;
+    const branch = via.branch;
+    const rfc3261 = isRfc3261Branch(branch);
     const st = new ServerTransaction(
       this,
-      // kept while the transaction waits out its timers: none of its parts (the Via branch) pins the message
-      flattened(serverKey(msg, via, msg.method)),
+      // kept while the transaction waits out its timers: none of them (the Via branch) pins the message
+      rfc3261 ? '' : flattened(serverKey(msg, via, msg.method)),
       msg,
       ctx.source,
       replyDestination(via, ctx.source),
     );
+    if (rfc3261) {
+      st.branch = ownString(branch);
+      st.branchHash = branchHash(branch);
+      st.sentHost = ownString(via.host);
+      st.sentPort = via.port;
+    }
     // unique within this process (counter) and across restarts (random prefix); alphanumeric only
     const id = `${this.prefix}${(this.counter++).toString(36)}`;
     const tx = new ProxyTransaction(this, st, ctx, id);
-    this.servers.set(st.key, st);
+    this.addServer(st);
     st.proxy = tx;
     ctx.transaction = tx;
     this.s.total.value++;
@@ -359,8 +592,8 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   /** Numbers for RPC and tests. */
   get size(): { servers: number; clients: number; timers: number } {
     return {
-      servers: this.servers.size,
-      clients: this.clients.size + this.cancels.size,
+      servers: this.serverCount,
+      clients: this.clientCount + this.clients.size + this.cancels.size,
       timers: this.timers.size,
     };
   }

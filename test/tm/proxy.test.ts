@@ -143,7 +143,7 @@ describe('stateful proxy (tm)', () => {
     assert.equal(res(await uac.next(has(callId, 'SIP/2.0 100'))).status, 100);
     const inv = req(await uas.next(has(callId, 'INVITE')));
     assert.equal(inv.via.length, 2);
-    assert.match(inv.via[0]!.branch!, /^z9hG4bK[0-9a-z]+\.0$/);
+    assert.match(inv.via[0]!.branch!, /^z9hG4bK[0-9a-z]+\.[0-9a-z]+\.0$/);
     assert.equal(inv.recordRoute.length, 1);
     respond(uas, inv, port, 180, 'Ringing');
     assert.equal(res(await uac.next(has(callId, 'SIP/2.0 180'))).via.length, 1);

@@ -16,6 +16,22 @@ describe('TimerService', () => {
     assert.equal(timers.size, 0);
   });
 
+  it('reads the clock once for the timers started in one turn, and again in the next turn', async () => {
+    let clock = 1000;
+    const timers = new TimerService(() => clock);
+    const owner = { onTimer: () => {} };
+    const a = timers.start(owner, 1, 100);
+    clock += 7; // time passing inside one turn (one message's processing) is not read again
+    const b = timers.start(owner, 2, 100);
+    assert.equal(a.due, 100);
+    assert.equal(b.due, 100);
+    await Promise.resolve(); // the turn's microtasks ran: the next start reads the clock
+    await new Promise<void>((r) => setImmediate(r));
+    const c = timers.start(owner, 3, 100);
+    assert.equal(c.due, 107);
+    timers.stop();
+  });
+
   it('never fires a cancelled timer and unlinks it at once', async () => {
     const timers = new TimerService();
     const fired: number[] = [];
