@@ -108,6 +108,8 @@ const HELP = `usage: node dist/bench/${MODE.dir}/run.js [options]
                       prints the top self-time functions
   --perf              with --profile: Linux perf (on-CPU samples, kernel included) instead of --cpu-prof;
                       node runs with --perf-basic-prof, perf record samples olelo during the rate
+  --node-args ARGS    extra arguments for olelo's node, space-separated (--node-args="--single-threaded-gc"),
+                      for trying V8 and Node options
   --keep              keep the temporary folder (SIPp CSVs and error logs, server logs)`;
 
 const { values: opts } = parseArgs({
@@ -124,6 +126,7 @@ const { values: opts } = parseArgs({
     profile: { type: 'string' },
     perf: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'node-args': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -226,15 +229,16 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
           '',
         ].join('\n'),
       );
+      const extra = opts['node-args']?.split(' ').filter((a) => a !== '') ?? [];
       const nodeArgs =
         profileDir === undefined
-          ? []
+          ? extra
           : PERF
             ? ['--perf-basic-prof']
             : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`];
       const server = await startServer(
         process.execPath,
-        [...nodeArgs, join(ROOT, 'bin', 'olelo.js'), '--config', config],
+        [...nodeArgs, ...(profileDir === undefined ? [] : extra), join(ROOT, 'bin', 'olelo.js'), '--config', config],
         port,
         join(dir, 'olelo.log'),
       );
