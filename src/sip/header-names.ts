@@ -77,7 +77,8 @@ const keyCache = new Map<string, string>();
  * Returned strings are interned, so keys can be compared with `===` cheaply.
  */
 export function headerKey(name: string): string {
-  // the spellings nearly every message uses, without hashing the name
+  // the spellings nearly every message uses, and the keys themselves (internal lookups pass keys), without
+  // hashing the name: a literal compared with a literal is one pointer comparison
   switch (name.length) {
     case 1:
       if (name === 'v') return 'via';
@@ -88,37 +89,44 @@ export function headerKey(name: string): string {
       if (name === 'l') return 'content-length';
       break;
     case 2:
-      if (name === 'To') return 'to';
+      if (name === 'To' || name === 'to') return 'to';
       break;
     case 3:
-      if (name === 'Via') return 'via';
+      if (name === 'Via' || name === 'via') return 'via';
       break;
     case 4:
-      if (name === 'From') return 'from';
-      if (name === 'CSeq') return 'cseq';
+      if (name === 'From' || name === 'from') return 'from';
+      if (name === 'CSeq' || name === 'cseq') return 'cseq';
+      if (name === 'Path' || name === 'path') return 'path';
       break;
     case 5:
-      if (name === 'Route') return 'route';
-      if (name === 'Allow') return 'allow';
+      if (name === 'Route' || name === 'route') return 'route';
+      if (name === 'Allow' || name === 'allow') return 'allow';
+      if (name === 'Event' || name === 'event') return 'event';
       break;
     case 7:
-      if (name === 'Call-ID') return 'call-id';
-      if (name === 'Contact') return 'contact';
-      if (name === 'Expires') return 'expires';
+      if (name === 'Call-ID' || name === 'call-id') return 'call-id';
+      if (name === 'Contact' || name === 'contact') return 'contact';
+      if (name === 'Expires' || name === 'expires') return 'expires';
+      if (name === 'Require' || name === 'require') return 'require';
       break;
     case 9:
-      if (name === 'Supported') return 'supported';
+      if (name === 'Supported' || name === 'supported') return 'supported';
       break;
     case 10:
-      if (name === 'User-Agent') return 'user-agent';
+      if (name === 'User-Agent' || name === 'user-agent') return 'user-agent';
       break;
     case 12:
-      if (name === 'Max-Forwards') return 'max-forwards';
-      if (name === 'Content-Type') return 'content-type';
-      if (name === 'Record-Route') return 'record-route';
+      if (name === 'Max-Forwards' || name === 'max-forwards') return 'max-forwards';
+      if (name === 'Content-Type' || name === 'content-type') return 'content-type';
+      if (name === 'Record-Route' || name === 'record-route') return 'record-route';
+      break;
+    case 13:
+      if (name === 'Proxy-Require' || name === 'proxy-require') return 'proxy-require';
+      if (name === 'Authorization' || name === 'authorization') return 'authorization';
       break;
     case 14:
-      if (name === 'Content-Length') return 'content-length';
+      if (name === 'Content-Length' || name === 'content-length') return 'content-length';
       break;
   }
   const cached = keyCache.get(name);

@@ -28,7 +28,7 @@ import {
 import { parseReason, type Reason } from './headers/reason.js';
 import { parseRetryAfter, type RetryAfter } from './headers/retry-after.js';
 import { parseTokenList } from './headers/token-list.js';
-import { formatVia, parseVia, type Via } from './headers/via.js';
+import { formatVia, parseVia, type Via, withReceived } from './headers/via.js';
 import { latin1ToText, splitList, textToLatin1 } from './lexer.js';
 import {
   type Contacts,
@@ -192,6 +192,8 @@ export interface MessageSnapshot {
 }
 
 const MANDATORY = ['via', 'from', 'to', 'call-id', 'cseq'];
+const MANDATORY_BIT = new Map(MANDATORY.map((key, i) => [key, 1 << i]));
+const ALL_MANDATORY = (1 << MANDATORY.length) - 1;
 
 /** The typed parser of every header with a typed view, by key; used by {@link SipMessage.validate}. */
 const VALUE_PARSERS: Record<string, (value: string) => unknown> = {
@@ -226,6 +228,8 @@ const VALUE_PARSERS: Record<string, (value: string) => unknown> = {
   'retry-after': parseRetryAfter,
   reason: parseReason,
 };
+/** {@link VALUE_PARSERS} as a Map: one hash lookup per header (the object, keyed by names with dashes, is a dictionary). */
+const PARSER_BY_KEY: ReadonlyMap<string, (value: string) => unknown> = new Map(Object.entries(VALUE_PARSERS));
 
 /** What every SIP message has: headers, a body and the edits made to them. */
 export abstract class SipMessage {
@@ -534,9 +538,8 @@ export abstract class SipMessage {
    */
   validate(only?: ReadonlySet<string>): void {
     for (const f of this.headers) {
-      if (only !== undefined && !only.has(f.key)) continue;
-      const parse = VALUE_PARSERS[f.key];
-      if (parse !== undefined) this.typed(f, parse);
+      const parse = PARSER_BY_KEY.get(f.key);
+      if (parse !== undefined && (only === undefined || only.has(f.key))) this.typed(f, parse);
     }
     if (this.kind === 'request') this.validateRequest();
   }
@@ -545,10 +548,15 @@ export abstract class SipMessage {
   protected validateRequest(): void {}
 
   /** The mandatory headers (RFC 3261 §8.1.1) this message lacks: any of Via, From, To, Call-ID, CSeq. */
-  missingHeaders(): string[] {
-    const missing: string[] = [];
-    for (const key of MANDATORY) if (this.field(key) === undefined) missing.push(canonicalHeaderName(key));
-    return missing;
+  missingHeaders(): readonly string[] {
+    // one pass over the fields, a bit per mandatory header
+    let seen = 0;
+    for (const h of this.headers) {
+      const bit = MANDATORY_BIT.get(h.key);
+      if (bit !== undefined) seen |= bit;
+    }
+    if (seen === ALL_MANDATORY) return NO_DEFECTS;
+    return MANDATORY.filter((_, i) => (seen & (1 << i)) === 0).map(canonicalHeaderName);
   }
 
   /** `request` or `response`. */
@@ -686,12 +694,28 @@ export abstract class SipMessage {
     const vias = this.typed(f, parseVia);
     const top = vias[0]!;
     const updated: Via = {
-      ...top,
+      protocol: top.protocol,
+      version: top.version,
+      transport: top.transport,
+      host: top.host,
+      hostKind: top.hostKind,
+      port: top.port,
+      params: top.params,
+      branch: top.branch,
       received: received ?? top.received,
       rport: rport ?? top.rport,
+      maddr: top.maddr,
+      ttl: top.ttl,
     };
-    let text = formatVia(updated);
-    if (vias.length > 1) text += `, ${f.value.slice(splitList(f.value)[1]!.offset)}`;
+    // the common case (a request's `;rport` answered, received added) as a text edit of the field
+    let text =
+      received !== undefined && top.received === undefined
+        ? withReceived(f.value, received, rport)
+        : undefined;
+    if (text === undefined) {
+      text = formatVia(updated);
+      if (vias.length > 1) text += `, ${f.value.slice(splitList(f.value)[1]!.offset)}`;
+    }
     const replaced = this.replaceField(f, text);
     replaced.parsed = vias.length > 1 ? [updated, ...vias.slice(1)] : [updated];
   }

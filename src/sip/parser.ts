@@ -28,7 +28,7 @@ const SMALL_MESSAGE = 4096;
  * end of the buffer (RFC 3261 §18.3, datagrams).
  */
 export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | SipResponse {
-  const limits = options?.limits === undefined ? DEFAULT_LIMITS : { ...DEFAULT_LIMITS, ...options.limits };
+  const limits = options?.limits === undefined ? DEFAULT_LIMITS : completeLimits(options.limits);
   if (!Buffer.isBuffer(buf)) throw new SipParseError('input is not a Buffer', 0);
   if (buf.length > limits.maxMessageSize) throw new SipParseError('message too large', limits.maxMessageSize);
   let defects: string[] | undefined;
@@ -230,6 +230,21 @@ export function parseMessage(buf: Buffer, options?: ParseOptions): SipRequest | 
     rewriteStartLine,
   };
   return isResponse ? new SipResponse(layout, status, reason) : new SipRequest(layout, method, requestUri);
+}
+
+/**
+ * The limits with defaults filled in. The server passes a complete set for every message, used as it is
+ * (no object spread per message).
+ */
+function completeLimits(partial: Partial<ParseLimits>): ParseLimits {
+  if (
+    partial.maxMessageSize !== undefined &&
+    partial.maxHeaderCount !== undefined &&
+    partial.maxLineLength !== undefined &&
+    partial.maxViaCount !== undefined
+  )
+    return partial as ParseLimits;
+  return { ...DEFAULT_LIMITS, ...partial };
 }
 
 /**

@@ -665,7 +665,7 @@ const SEMANTIC: Record<string, Check> = {
   },
   // 3.3.1: no Call-ID, From or To
   'rfc4475/insuf.dat': (msg) => {
-    assert.deepEqual(msg.missingHeaders().sort(), ['Call-ID', 'From', 'To']);
+    assert.deepEqual([...msg.missingHeaders()].sort(), ['Call-ID', 'From', 'To']);
     assert.equal(msg.callId, undefined);
     assert.equal(msg.from, undefined);
     assert.equal(msg.to, undefined);

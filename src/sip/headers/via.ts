@@ -213,6 +213,41 @@ function isHost(v: string): boolean {
 }
 
 /**
+ * The Via field value `value` with `received` (and, when given, the port of a valueless `rport` flag)
+ * written into its first via-parm as a text edit: the rest of the field keeps its bytes and nothing is
+ * formatted anew (RFC 3261 §18.2.1, RFC 3581 §4: done for every request that carries `;rport`).
+ * `undefined` when the simple edit does not apply — a quoted string anywhere, a `received` already there,
+ * an `rport` that has a value — and the caller formats the Via instead.
+ */
+export function withReceived(value: string, received: string, rport: number | undefined): string | undefined {
+  if (value.indexOf('"') !== -1) return undefined;
+  const comma = value.indexOf(',');
+  let end = comma === -1 ? value.length : comma;
+  while (end > 0 && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  let rportEnd = -1;
+  let i = value.indexOf(';');
+  while (i !== -1 && i < end) {
+    const nameStart = skipWs(value, i + 1);
+    const nameEnd = scanToken(value, nameStart);
+    const len = nameEnd - nameStart;
+    if (len === 8 && value.slice(nameStart, nameEnd).toLowerCase() === 'received') return undefined;
+    if (len === 5 && value.slice(nameStart, nameEnd).toLowerCase() === 'rport') {
+      const after = skipWs(value, nameEnd);
+      if (after < end && value.charCodeAt(after) === 0x3d) {
+        if (rport !== undefined) return undefined;
+      } else rportEnd = nameEnd;
+    }
+    i = value.indexOf(';', nameEnd);
+  }
+  const receivedParam = `;received=${formatParamValue(received)}`;
+  if (rport === undefined || rportEnd === -1) {
+    if (rport !== undefined) return undefined;
+    return value.slice(0, end) + receivedParam + value.slice(end);
+  }
+  return `${value.slice(0, rportEnd)}=${rport}${value.slice(rportEnd, end)}${receivedParam}${value.slice(end)}`;
+}
+
+/**
  * Writes one Via value (`SIP/2.0/UDP host:port;params`). Parameters keep the order of `v.params`; the typed
  * fields are authoritative: a typed field set to `undefined` drops that parameter, one missing from the map is
  * appended. `rport: null` is written as the bare flag `;rport`.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatVia, formatVias, parseVia, type Via } from '../../../src/sip/headers/via.js';
+import { formatVia, formatVias, parseVia, type Via, withReceived } from '../../../src/sip/headers/via.js';
 import { assertThrowsOnlyParseErrors, headerValue, headerValues, throwsParse } from './fixture-headers.js';
 
 function one(value: string): Via {
@@ -223,5 +223,55 @@ describe('formatVia', () => {
   it('joins several Vias with commas', () => {
     const vias = parseVia('SIP/2.0/UDP a;branch=z9hG4bK1,SIP/2.0/TCP b:1;branch=z9hG4bK2');
     assert.equal(formatVias(vias), 'SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b:1;branch=z9hG4bK2');
+  });
+});
+
+describe('withReceived (the text edit of a request top Via)', () => {
+  /** What formatting the Via anew gives: the reference the text edit must agree with. */
+  function formatted(value: string, received: string, rport: number | undefined): Via[] {
+    const vias = parseVia(value);
+    const top = vias[0]!;
+    return [{ ...top, received, rport: rport ?? top.rport }, ...vias.slice(1)];
+  }
+
+  const cases: Array<[string, string, number | undefined]> = [
+    ['SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1-0;rport', '127.0.0.1', 5061],
+    ['SIP/2.0/UDP 10.0.0.1;rport;branch=z9hG4bKx', '192.0.2.7', 40000],
+    ['SIP/2.0/UDP 10.0.0.1 ; RPORT ;branch=z9hG4bKx', '192.0.2.7', 40000],
+    ['SIP/2.0/UDP host.example;branch=z9hG4bKx', '192.0.2.7', undefined],
+    ['SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bKx;rport', '2001:db8::9', 50000],
+    [
+      'SIP/2.0/UDP a.example;branch=z9hG4bK1;rport , SIP/2.0/UDP b.example;branch=z9hG4bK2;rport',
+      '192.0.2.1',
+      7,
+    ],
+    ['SIP/2.0/UDP a.example;rportx;branch=z9hG4bK1', '192.0.2.1', undefined],
+  ];
+  for (const [value, received, rport] of cases) {
+    it(`edits ${value}`, () => {
+      const text = withReceived(value, received, rport);
+      assert.notEqual(text, undefined);
+      assert.deepEqual(parseVia(text!), formattedParsed(value, received, rport));
+      // the second value keeps its bytes
+      const comma = value.indexOf(',');
+      if (comma !== -1) assert.ok(text!.endsWith(value.slice(comma)));
+    });
+  }
+
+  /** The parse of the formatted reference, so both are compared as parsed Vias (params in their order). */
+  function formattedParsed(value: string, received: string, rport: number | undefined): Via[] {
+    return parseVia(formatVias(formatted(value, received, rport)));
+  }
+
+  it('leaves to formatting what the text edit does not handle', () => {
+    // received already there, rport with a value while one is to be set, a quoted string
+    assert.equal(withReceived('SIP/2.0/UDP a;received=10.0.0.1;rport', '192.0.2.1', 9), undefined);
+    assert.equal(withReceived('SIP/2.0/UDP a;rport=5;branch=z9hG4bK1', '192.0.2.1', 9), undefined);
+    assert.equal(withReceived('SIP/2.0/UDP a;x="q;rport";rport', '192.0.2.1', 9), undefined);
+    // rport to set but no rport flag in the top value
+    assert.equal(
+      withReceived('SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;rport', '192.0.2.1', 9),
+      undefined,
+    );
   });
 });
