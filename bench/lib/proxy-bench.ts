@@ -238,7 +238,13 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
             : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`];
       const server = await startServer(
         process.execPath,
-        [...nodeArgs, ...(profileDir === undefined ? [] : extra), join(ROOT, 'bin', 'olelo.js'), '--config', config],
+        [
+          ...nodeArgs,
+          ...(profileDir === undefined ? [] : extra),
+          join(ROOT, 'bin', 'olelo.js'),
+          '--config',
+          config,
+        ],
         port,
         join(dir, 'olelo.log'),
       );

@@ -11,7 +11,7 @@ import { SipParseError } from '../sip/errors.js';
 import { headerKey } from '../sip/header-names.js';
 import { parseVia, type Via } from '../sip/headers/via.js';
 import type { ParseLimits } from '../sip/limits.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import { HeaderField, type SipRequest, type SipResponse } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
 import { formatUri, isSipUri, parseUri, type SipUri } from '../sip/uri.js';
 import type { Destination, Listener, Source, TransportError } from '../transport/types.js';
@@ -729,8 +729,13 @@ export class Pipeline implements CoreServices {
   /** Writes the Record-Route values asked for and our Via with `branch` (RFC 3261 §16.6 steps 4 and 8). */
   stamp(ctx: RequestContext, listener: Listener, branch: string): void {
     if (ctx.recordRouteParams !== undefined) this.insertRecordRoute(ctx, listener);
-    ctx.msg.prependVia(
-      `SIP/2.0/${viaTransport(listener.protocol)} ${listener.advertisedHost}:${listener.advertisedPort};branch=${branch}`,
+    // built from the listener's address and a generated branch: no line break to check for
+    ctx.msg.prependField(
+      HeaderField.trusted(
+        'Via',
+        'via',
+        `SIP/2.0/${viaTransport(listener.protocol)} ${listener.advertisedHost}:${listener.advertisedPort};branch=${branch}`,
+      ),
     );
   }
 

@@ -106,6 +106,15 @@ export class HeaderField {
     );
   }
 
+  /**
+   * @internal A field olelo builds itself from values that cannot hold a line break (its own Via: listener
+   * address, generated branch): {@link create} without the CR/LF checks.
+   */
+  static trusted(name: string, key: string, value: string): HeaderField {
+    const line = `${name}: ${value}`;
+    return new HeaderField(name, key, line, 0, line.length, name.length + 2, line.length, false, true);
+  }
+
   /** The value (latin1 bytes as chars), with any folding replaced by a single space. */
   get value(): string {
     let v = this.cachedValue;
@@ -572,7 +581,11 @@ export abstract class SipMessage {
 
   /** Inserts a header field before the first field of the same name, or at the top when there is none. */
   prependHeader(name: string, value: string): void {
-    const f = HeaderField.create(name, value);
+    this.prependField(HeaderField.create(name, value));
+  }
+
+  /** @internal Inserts a field olelo built (see {@link HeaderField.trusted}) as {@link prependHeader} does. */
+  prependField(f: HeaderField): void {
     const hs = this.headers;
     let i = 0;
     while (i < hs.length && hs[i]!.key !== f.key) i++;
