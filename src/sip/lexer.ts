@@ -148,6 +148,56 @@ export function formatParamValue(value: string): string {
   return value;
 }
 
+/**
+ * True when `s.slice(start, start + lit.length)` equals `lit` ignoring ASCII case. `lit` is lower case
+ * (letters, digits, `-`, `.`, `/`) and `s` holds token characters there: among those, `| 0x20` maps only
+ * A-Z onto a-z, so the comparison cannot match anything else.
+ */
+export function equalsLower(s: string, start: number, lit: string): boolean {
+  for (let k = 0; k < lit.length; k++)
+    if ((s.charCodeAt(start + k) | 0x20) !== lit.charCodeAt(k)) return false;
+  return true;
+}
+
+/** Parameter names nearly every message carries, by length (Via, URI, From/To/Contact parameters). */
+const COMMON_PARAMS: readonly (readonly string[])[] = (() => {
+  const names = [
+    'q',
+    'lr',
+    'ob',
+    'gr',
+    'tag',
+    'ttl',
+    'user',
+    'ftag',
+    'rport',
+    'maddr',
+    'branch',
+    'method',
+    'expires',
+  ];
+  const byLength: string[][] = [];
+  for (let len = 0; len <= 9; len++) byLength.push([]);
+  for (const n of [...names, 'received', 'transport']) byLength[n.length]!.push(n);
+  return byLength;
+})();
+
+/**
+ * The lower-case name of the parameter written at `s[start, end)`: the common ones as interned literals,
+ * found without slicing, lower-casing or hashing a new string; others sliced and lower-cased.
+ */
+export function paramName(s: string, start: number, end: number): string {
+  const len = end - start;
+  if (len < COMMON_PARAMS.length) {
+    const candidates = COMMON_PARAMS[len]!;
+    for (let k = 0; k < candidates.length; k++) {
+      const lit = candidates[k]!;
+      if (equalsLower(s, start, lit)) return lit;
+    }
+  }
+  return s.slice(start, end).toLowerCase();
+}
+
 /** Writes parameters as `;name=value;flag`. */
 export function formatParams(params: Params): string {
   let out = '';
@@ -173,7 +223,7 @@ export function parseParams(s: string, i: number, params: Params): number {
     const nameStart = i;
     i = scanToken(s, i);
     if (i === nameStart) throw new SipParseError('empty parameter', nameStart);
-    const name = s.slice(nameStart, i).toLowerCase();
+    const name = paramName(s, nameStart, i);
     i = skipWs(s, i);
     if (i < n && s.charCodeAt(i) === 0x3d) {
       i = skipWs(s, i + 1);

@@ -240,6 +240,18 @@ const VALUE_PARSERS: Record<string, (value: string) => unknown> = {
 /** {@link VALUE_PARSERS} as a Map: one hash lookup per header (the object, keyed by names with dashes, is a dictionary). */
 const PARSER_BY_KEY: ReadonlyMap<string, (value: string) => unknown> = new Map(Object.entries(VALUE_PARSERS));
 
+const PARSERS_BY_SUBSET = new WeakMap<ReadonlySet<string>, ReadonlyMap<string, (value: string) => unknown>>();
+
+/** {@link PARSER_BY_KEY} restricted to the keys of `only`, built once per set: one lookup per header. */
+function parsersFor(only: ReadonlySet<string>): ReadonlyMap<string, (value: string) => unknown> {
+  let m = PARSERS_BY_SUBSET.get(only);
+  if (m === undefined) {
+    m = new Map([...PARSER_BY_KEY].filter(([key]) => only.has(key)));
+    PARSERS_BY_SUBSET.set(only, m);
+  }
+  return m;
+}
+
 /** What every SIP message has: headers, a body and the edits made to them. */
 export abstract class SipMessage {
   /** The buffer the message was parsed from. */
@@ -543,12 +555,16 @@ export abstract class SipMessage {
    * Parses every header olelo has a typed view for, in every field where it appears, and checks that the
    * message hangs together (for requests: the Request-URI, and CSeq naming the request's method).
    * Throws the first {@link SipParseError} found. Presence of mandatory headers is not checked here: see
-   * {@link SipMessage.missingHeaders}. `only` limits the header checks to those keys (lower-case names).
+   * {@link SipMessage.missingHeaders}. `only` limits the header checks to those keys (lower-case names); it must not change afterwards (the
+   * parsers for it are looked up once per set).
    */
   validate(only?: ReadonlySet<string>): void {
-    for (const f of this.headers) {
-      const parse = PARSER_BY_KEY.get(f.key);
-      if (parse !== undefined && (only === undefined || only.has(f.key))) this.typed(f, parse);
+    const parsers = only === undefined ? PARSER_BY_KEY : parsersFor(only);
+    const hs = this.headers;
+    for (let i = 0; i < hs.length; i++) {
+      const f = hs[i]!;
+      const parse = parsers.get(f.key);
+      if (parse !== undefined) this.typed(f, parse);
     }
     if (this.kind === 'request') this.validateRequest();
   }

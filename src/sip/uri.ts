@@ -7,7 +7,7 @@
  */
 import { SipParseError } from './errors.js';
 import { formatHostPort, type HostKind, type HostPort, isIPv6, scanHostPort } from './host.js';
-import { isAlphaNum, type Params, textToLatin1 } from './lexer.js';
+import { isAlphaNum, type Params, paramName, textToLatin1 } from './lexer.js';
 
 /** A `sip:` or `sips:` URI (RFC 3261 §19.1.1). */
 export interface SipUri {
@@ -316,7 +316,7 @@ function parseSipRest(s: string, scheme: 'sip' | 'sips', i: number): SipUri {
     i = scanPart(s, i, F_PARAM);
     if (i === nameStart)
       throw i < n && s.charCodeAt(i) !== 0x3b ? unexpected(s, i, 'parameter') : emptyParam(i);
-    const name = takePart(s, nameStart, i).toLowerCase();
+    const name = sawEscape ? decodeRange(s, nameStart, i).toLowerCase() : paramName(s, nameStart, i);
     let value: string | null = null;
     if (i < n && s.charCodeAt(i) === 0x3d) {
       const valueStart = ++i;

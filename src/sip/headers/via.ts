@@ -10,7 +10,7 @@
  */
 import { SipParseError } from '../errors.js';
 import { formatHostPort, type HostKind, isIPv4, isIPv6, scanHostPort } from '../host.js';
-import { formatParamValue, type Params, parseParams, scanToken, skipWs } from '../lexer.js';
+import { equalsLower, formatParamValue, type Params, parseParams, scanToken, skipWs } from '../lexer.js';
 import { isToken, paramOffset, parseNumericParam } from './common.js';
 
 /** One `via-parm`: a hop a request went through. */
@@ -68,24 +68,24 @@ export function parseVia(value: string): Via[] {
   }
 }
 
-/** An upper-cased Via token; the usual ones, already upper case, are returned as the interned literal. */
-function upperToken(token: string): string {
-  switch (token) {
-    case 'SIP':
-      return 'SIP';
-    case 'UDP':
-      return 'UDP';
-    case 'TCP':
-      return 'TCP';
-    case 'TLS':
-      return 'TLS';
-    case 'WSS':
-      return 'WSS';
-    case 'WS':
-      return 'WS';
-    default:
-      return token.toUpperCase();
+/**
+ * The upper-cased Via token at `s[start, end)`: the usual ones (`SIP`, `UDP`, `TCP`, `TLS`, `WS`, `WSS`, in
+ * any case) as interned literals, found without slicing; others sliced and upper-cased.
+ */
+function upperToken(s: string, start: number, end: number): string {
+  switch (end - start) {
+    case 2:
+      if (equalsLower(s, start, 'ws')) return 'WS';
+      break;
+    case 3:
+      if (equalsLower(s, start, 'sip')) return 'SIP';
+      if (equalsLower(s, start, 'udp')) return 'UDP';
+      if (equalsLower(s, start, 'tcp')) return 'TCP';
+      if (equalsLower(s, start, 'tls')) return 'TLS';
+      if (equalsLower(s, start, 'wss')) return 'WSS';
+      break;
   }
+  return s.slice(start, end).toUpperCase();
 }
 
 function parseViaParm(s: string, i: number, out: Via[]): number {
@@ -94,17 +94,18 @@ function parseViaParm(s: string, i: number, out: Via[]): number {
   const protocolStart = i;
   i = scanToken(s, i);
   if (i === protocolStart) throw new SipParseError('missing protocol name in Via', protocolStart);
-  const protocol = upperToken(s.slice(protocolStart, i));
+  const protocol = upperToken(s, protocolStart, i);
   i = expectSlash(s, i, 'protocol name');
   const versionStart = i;
   i = scanToken(s, i);
   if (i === versionStart) throw new SipParseError('missing protocol version in Via', versionStart);
-  const version = s.slice(versionStart, i);
+  const version =
+    i - versionStart === 3 && s.startsWith('2.0', versionStart) ? '2.0' : s.slice(versionStart, i);
   i = expectSlash(s, i, 'protocol version');
   const transportStart = i;
   i = scanToken(s, i);
   if (i === transportStart) throw new SipParseError('missing transport in Via', transportStart);
-  const transport = upperToken(s.slice(transportStart, i));
+  const transport = upperToken(s, transportStart, i);
   // LWS between sent-protocol and sent-by is mandatory
   const wsStart = i;
   i = skipWs(s, i);
@@ -230,8 +231,8 @@ export function withReceived(value: string, received: string, rport: number | un
     const nameStart = skipWs(value, i + 1);
     const nameEnd = scanToken(value, nameStart);
     const len = nameEnd - nameStart;
-    if (len === 8 && value.slice(nameStart, nameEnd).toLowerCase() === 'received') return undefined;
-    if (len === 5 && value.slice(nameStart, nameEnd).toLowerCase() === 'rport') {
+    if (len === 8 && equalsLower(value, nameStart, 'received')) return undefined;
+    if (len === 5 && equalsLower(value, nameStart, 'rport')) {
       const after = skipWs(value, nameEnd);
       if (after < end && value.charCodeAt(after) === 0x3d) {
         if (rport !== undefined) return undefined;
