@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, type Plugin, stop as stopEsbuild } from 'esbuild';
 import type { Routes } from './api.js';
 
 /** A script that failed to load: compile errors or a wrong shape. */
@@ -51,11 +51,15 @@ export function resolveScriptPath(file: string): string {
   return file;
 }
 
+/** Loads compiling at the moment (several servers may share a process, as the tests do). */
+let building = 0;
+
 /** Compiles and imports a route script; throws {@link ScriptError} naming the file, line and problem. */
 export async function loadScript(path: string): Promise<Routes> {
   const file = resolveScriptPath(path);
   if (!existsSync(file)) throw new ScriptError(`route script not found: ${file}`, file);
   let code: string;
+  building++;
   try {
     const result = await build({
       entryPoints: [file],
@@ -81,6 +85,10 @@ export async function loadScript(path: string): Promise<Routes> {
         )
         .join('\n') ?? String(e);
     throw new ScriptError(`route script does not compile:\n${detail}`, file);
+  } finally {
+    // esbuild's service is a child process that would otherwise live as long as the server; the next
+    // load (a script reload) starts it again. Stopped only when no other load is compiling.
+    if (--building === 0) void stopEsbuild();
   }
   let mod: { default?: unknown };
   try {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadScript, ScriptError } from '../../src/script/loader.js';
+import { waitUntil } from '../helpers/process.js';
 import { ROOT, startServer, UdpPeer } from '../helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'olelo-script-'));
@@ -19,7 +20,40 @@ async function rejects(file: string, message: RegExp): Promise<void> {
   await assert.rejects(loadScript(file), (e: unknown) => e instanceof ScriptError && message.test(e.message));
 }
 
+/** esbuild service processes that are children of this process (Linux /proc). */
+function esbuildChildren(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ppid ...
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    if (comm === 'esbuild' && ppid === process.pid) out.push(Number(entry));
+  }
+  return out;
+}
+
 describe('route script loader', () => {
+  it('leaves no esbuild service running once loads are done, and loads again after', async () => {
+    const a = write('a.ts', 'export default { request() {} };\n');
+    const b = write('b.ts', 'export default { request() {} };\n');
+    // concurrent loads share one service: the first to finish must not stop it under the other
+    const [ra, rb] = await Promise.all([loadScript(a), loadScript(b)]);
+    assert.equal(typeof ra.request, 'function');
+    assert.equal(typeof rb.request, 'function');
+    assert.ok(await waitUntil(() => esbuildChildren().length === 0, 5000), 'esbuild service stopped');
+    const again = await loadScript(a);
+    assert.equal(typeof again.request, 'function');
+    assert.ok(await waitUntil(() => esbuildChildren().length === 0, 5000), 'esbuild service stopped again');
+  });
+
   it('loads the default script', async () => {
     const routes = await loadScript(join(ROOT, 'scripts/default.ts'));
     assert.equal(typeof routes.request, 'function');
