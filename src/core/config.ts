@@ -370,6 +370,17 @@ const coreFields = {
           'Share of the JavaScript heap limit in use (sampled every 250 ms) above which new requests get 503 ' +
           'with Retry-After, until it falls below 90% of this. 0: off.',
       }),
+      maxEventLoopUtilization: s.number({
+        runtime: true,
+        min: 0,
+        max: 1,
+        default: 0,
+        doc:
+          'Share of time the event loop may be busy (sampled every 100 ms). Above it only a share of new requests ' +
+          'is admitted (cut in proportion to the excess, raised again below 90% of this); the others get 503 with ' +
+          'Retry-After. Past its CPU a UDP server queues datagrams until the socket drops them and the ' +
+          'retransmissions add load. 0.9 suits a server on its own core. 0: off.',
+      }),
       overloadRetryAfter: s.integer({
         runtime: true,
         min: 0,

@@ -302,7 +302,7 @@ export class Pipeline implements CoreServices {
       overload !== undefined &&
       msg.method !== 'ACK' &&
       msg.method !== 'CANCEL' &&
-      (overload.memoryHigh || overload.maxTransactions > 0) &&
+      (overload.memoryHigh || overload.loadHigh || overload.maxTransactions > 0) &&
       !this.inDialog(msg) &&
       overload.refuse(this.hooks?.inProgress ?? 0) !== undefined
     ) {

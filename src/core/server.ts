@@ -174,6 +174,7 @@ export class Server {
       {
         maxTransactions: limits.maxTransactions,
         memoryHighWatermark: limits.memoryHighWatermark,
+        maxEventLoopUtilization: limits.maxEventLoopUtilization,
         retryAfter: limits.overloadRetryAfter,
       },
       this.stats,
@@ -290,6 +291,9 @@ export class Server {
       else if (name === 'memoryHighWatermark') {
         overload.memoryHighWatermark = value as number;
         overload.sample();
+      } else if (name === 'maxEventLoopUtilization') {
+        overload.maxEventLoopUtilization = value as number;
+        overload.sampleLoad();
       } else this.transport!.setLimits({ [name]: value });
     });
     this.rpc.register(

@@ -70,6 +70,7 @@ describe('defaults', () => {
       messageReadTimeout: 10_000,
       maxTransactions: 0,
       memoryHighWatermark: 0.85,
+      maxEventLoopUtilization: 0,
       overloadRetryAfter: 5,
     });
     assert.deepEqual(config.log, { level: 'info', format: 'text' });

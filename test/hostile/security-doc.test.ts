@@ -19,6 +19,7 @@ describe('docs/security.md', () => {
     const config = loadConfig({ text, env: {}, cwd: ROOT, moduleSchemas: moduleSchemas(builtinModules) });
     assert.equal(config.limits.maxTransactions, 50_000);
     assert.equal(config.limits.memoryHighWatermark, 0.8);
+    assert.equal(config.limits.maxEventLoopUtilization, 0.9);
     assert.equal(config.tls.minVersion, 'TLSv1.2');
     assert.match(config.tls.ciphers ?? '', /^ECDHE-/);
   });
