@@ -1,9 +1,9 @@
 /**
  * Overload protection by CPU (limits.maxEventLoopUtilization) against a real server process: a route
  * script that spends 3 ms of CPU on every INVITE gets 600 INVITEs a second (180% of what it can do) for
- * 2 s. Without the limit every INVITE is served, late: the datagrams queue in the socket and the answers
- * trail the traffic by more than a second (on a real server, until the socket overflows and retransmissions
- * add load). With it, the INVITEs beyond what the loop can carry get an immediate 503 with Retry-After,
+ * 2 s. Without the limit the server falls behind: the datagrams queue in the socket and the answers trail
+ * the traffic by more than a second (or, with a small socket buffer, part of them is dropped; on a real
+ * server the senders' retransmissions then add load). With it, the INVITEs beyond what the loop can carry get an immediate 503 with Retry-After,
  * every INVITE is answered, the answers keep pace with the traffic, and the server serves normally as soon
  * as the load is gone.
  */
@@ -115,14 +115,21 @@ describe('overload protection by event-loop utilization', () => {
     dir.remove();
   });
 
-  it('without the limit: every INVITE is served, and the answers trail the traffic', async (t) => {
+  it('without the limit: the server falls behind the traffic (answers late, or lost with a small socket buffer)', async (t) => {
     const server = await startServerProcess(dir.path, { script });
     const r = await burst(server.port, 'off');
     t.diagnostic(`off: ${JSON.stringify([...r.byStatus])}, trail ${Math.round(r.trailMs)} ms`);
     await server.proc.stop(3000);
-    assert.equal(r.byStatus.get(486), r.sent, `every INVITE served: ${JSON.stringify([...r.byStatus])}`);
-    // 1,200 x 3 ms = 3.6 s of work sent in 2 s
-    assert.ok(r.trailMs > 1000, `answers trail the last INVITE by ${Math.round(r.trailMs)} ms`);
+    // 1,200 x 3 ms = 3.6 s of work sent in 2 s: the server falls behind. Where the socket's receive buffer
+    // holds the backlog (net.core.rmem_max of a few MB) every INVITE is served, late; with a small buffer
+    // the kernel drops part of it as well.
+    const served = r.byStatus.get(486) ?? 0;
+    assert.ok(r.byStatus.size === 1, `only 486: ${JSON.stringify([...r.byStatus])}`);
+    assert.ok(served > 0);
+    assert.ok(
+      r.trailMs > 1000 || (served < r.sent && r.trailMs > 400),
+      `behind: ${served} of ${r.sent} served, the last ${Math.round(r.trailMs)} ms after the last INVITE`,
+    );
   });
 
   it('with maxEventLoopUtilization: the excess gets 503 at once, every INVITE is answered, service resumes', async (t) => {
