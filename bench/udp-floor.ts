@@ -5,10 +5,12 @@
  * Same SIPp scenarios, rates, pinning and socket options as `bench/proxy` (the relay's socket is made as
  * olelo's UDP listener makes it: literal-address lookup, 8 MiB receive buffer).
  *
- *   node dist/bench/udp-floor.js [--rates 2000,4000] [--calls 20000]
+ *   node dist/bench/udp-floor.js [--rates 2000,4000] [--calls 20000] [--delay-us 0]
  *
  * It puts a number on what no change to olelo's SIP code can remove; docs/performance.md compares it
- * with olelo's and Kamailio's CPU per call.
+ * with olelo's and Kamailio's CPU per call. `--delay-us N` makes the relay spin N µs on every datagram
+ * before passing it on (a stand-in for SIP work): what answering later costs the sends (on a VM that
+ * halts idle CPUs at once, waking the receiver costs more once its CPU has gone idle).
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -35,8 +37,10 @@ const { values: opts } = parseArgs({
     uas: { type: 'string' },
     rates: { type: 'string', default: '2000,4000' },
     calls: { type: 'string', default: '20000' },
+    'delay-us': { type: 'string', default: '0' },
   },
 });
+const DELAY_MS = Number(opts['delay-us']) / 1000;
 
 if (opts.relay !== undefined) {
   // the relay itself (a child of the bench)
@@ -48,6 +52,12 @@ if (opts.relay !== undefined) {
   });
   let uac: RemoteInfo | undefined;
   socket.on('message', (msg, from) => {
+    if (DELAY_MS > 0) {
+      const end = performance.now() + DELAY_MS;
+      while (performance.now() < end) {
+        // spinning: the stand-in for SIP work
+      }
+    }
     if (from.port === uasPort) {
       if (uac !== undefined) socket.send(msg, uac.port, uac.address);
     } else {
@@ -81,7 +91,15 @@ if (opts.relay !== undefined) {
   );
   const relay = launch(
     process.execPath,
-    [join(ROOT, 'dist', 'bench', 'udp-floor.js'), '--relay', String(relayPort), '--uas', String(uasPort)],
+    [
+      join(ROOT, 'dist', 'bench', 'udp-floor.js'),
+      '--relay',
+      String(relayPort),
+      '--uas',
+      String(uasPort),
+      '--delay-us',
+      String(opts['delay-us']),
+    ],
     SERVER_CPU,
     join(dir, 'relay.out'),
   );
@@ -110,7 +128,7 @@ if (opts.relay !== undefined) {
       const used = cpuMs([relay.pid!]) - before;
       const ok = run.stats.get('SuccessfulCall(C)') ?? 0;
       log(
-        `${rate} calls/s: ${ok}/${calls} ok, relay CPU ${used} ms = ${((used * 1000) / calls).toFixed(1)} µs per call (12 datagrams: ${((used * 1000) / calls / 12).toFixed(2)} µs each)`,
+        `${rate} calls/s: ${ok}/${calls} ok, relay CPU ${used} ms = ${((used * 1000) / calls).toFixed(1)} µs per call (12 datagrams: ${((used * 1000) / calls / 12).toFixed(2)} µs each)${DELAY_MS > 0 ? `, spinning ${opts['delay-us']} µs per datagram` : ''}`,
       );
     }
   } finally {
