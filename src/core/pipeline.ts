@@ -708,14 +708,24 @@ export class Pipeline implements CoreServices {
   private candidatesOf(targets: readonly ResolvedTarget[], sendSocket: string | undefined): Candidate[] {
     const out: Candidate[] = [];
     for (const t of targets) {
-      const dest: Destination = { protocol: t.protocol, address: t.address, port: t.port };
+      // every field written in the literal: one added afterwards would give each destination (kept by
+      // its client transaction for 32 s) a separate out-of-object property store
+      const dest: Destination =
+        t.protocol === 'tls' && t.domain !== t.address
+          ? {
+              protocol: t.protocol,
+              address: t.address,
+              port: t.port,
+              listener: undefined,
+              servername: t.domain,
+            }
+          : { protocol: t.protocol, address: t.address, port: t.port, listener: undefined };
       const listener =
         sendSocket === undefined || sendSocket === ''
           ? this.transport.selectListener(dest)
           : this.forcedListener(sendSocket, dest);
       if (listener === undefined) continue;
       dest.listener = listener;
-      if (t.protocol === 'tls' && t.domain !== t.address) dest.servername = t.domain;
       out.push({ target: t, destination: dest, listener });
     }
     return out;
