@@ -555,8 +555,8 @@ export abstract class SipMessage {
    * Parses every header olelo has a typed view for, in every field where it appears, and checks that the
    * message hangs together (for requests: the Request-URI, and CSeq naming the request's method).
    * Throws the first {@link SipParseError} found. Presence of mandatory headers is not checked here: see
-   * {@link SipMessage.missingHeaders}. `only` limits the header checks to those keys (lower-case names); it must not change afterwards (the
-   * parsers for it are looked up once per set).
+   * {@link SipMessage.missingHeaders}. `only` limits the header checks to those keys (lower-case names);
+   * it must not change afterwards (the parsers for it are looked up once per set).
    */
   validate(only?: ReadonlySet<string>): void {
     const parsers = only === undefined ? PARSER_BY_KEY : parsersFor(only);
