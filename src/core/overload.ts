@@ -43,8 +43,6 @@ export class OverloadGuard {
   maxEventLoopUtilization: number;
   /** Set by the sampler: heap above the watermark. Read per message. */
   memoryHigh = false;
-  /** Set by the sampler: the event loop busier than `maxEventLoopUtilization`, new requests thinned. */
-  loadHigh = false;
   /**
    * The share of new requests admitted while `loadHigh` (0-1): cut in proportion when the loop is busier
    * than the limit, raised again when it is below 90% of it — so the admitted load settles near the limit
@@ -53,6 +51,16 @@ export class OverloadGuard {
   admitShare = 1;
   /** Admission credit: each new request adds `admitShare`; one whole credit admits it. */
   private credit = 0;
+
+  /** The event loop was busier than `maxEventLoopUtilization`: new requests are thinned. */
+  get loadHigh(): boolean {
+    return this.admitShare < 1;
+  }
+
+  /** Whether {@link refuse} can refuse anything now: the pipeline's cheap test before it looks further. */
+  get engaged(): boolean {
+    return this.memoryHigh || this.admitShare < 1 || this.maxTransactions > 0;
+  }
   /** The event loop's utilization over the last sample (0-1). */
   loopUtilization = 0;
   /** The Retry-After header for the 503, built once per setting. */
@@ -118,7 +126,7 @@ export class OverloadGuard {
       this.rejectedMemory.value++;
       return 'memory';
     }
-    if (this.loadHigh) {
+    if (this.admitShare < 1) {
       // spread the admitted share evenly over the requests (no randomness: a steady, testable rate)
       this.credit += this.admitShare;
       if (this.credit >= 1) this.credit -= 1;
@@ -158,8 +166,7 @@ export class OverloadGuard {
     if (max <= 0) this.admitShare = 1;
     else if (u >= max) this.admitShare = Math.max(MIN_ADMIT_SHARE, (this.admitShare * max) / u);
     else if (u < max * HYSTERESIS) this.admitShare = Math.min(1, this.admitShare * 1.25 + 0.01);
-    this.loadHigh = this.admitShare < 1;
-    if (!this.loadHigh) this.credit = 0;
+    if (this.admitShare === 1) this.credit = 0;
   }
 
   /** Starts sampling memory and load. */

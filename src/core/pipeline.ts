@@ -302,7 +302,7 @@ export class Pipeline implements CoreServices {
       overload !== undefined &&
       msg.method !== 'ACK' &&
       msg.method !== 'CANCEL' &&
-      (overload.memoryHigh || overload.loadHigh || overload.maxTransactions > 0) &&
+      overload.engaged &&
       !this.inDialog(msg) &&
       overload.refuse(this.hooks?.inProgress ?? 0) !== undefined
     ) {
@@ -710,16 +710,13 @@ export class Pipeline implements CoreServices {
     for (const t of targets) {
       // every field written in the literal: one added afterwards would give each destination (kept by
       // its client transaction for 32 s) a separate out-of-object property store
-      const dest: Destination =
-        t.protocol === 'tls' && t.domain !== t.address
-          ? {
-              protocol: t.protocol,
-              address: t.address,
-              port: t.port,
-              listener: undefined,
-              servername: t.domain,
-            }
-          : { protocol: t.protocol, address: t.address, port: t.port, listener: undefined };
+      const dest: Destination = {
+        protocol: t.protocol,
+        address: t.address,
+        port: t.port,
+        listener: undefined,
+        servername: t.protocol === 'tls' && t.domain !== t.address ? t.domain : undefined,
+      };
       const listener =
         sendSocket === undefined || sendSocket === ''
           ? this.transport.selectListener(dest)

@@ -161,24 +161,12 @@ export function equalsLower(s: string, start: number, lit: string): boolean {
 
 /** Parameter names nearly every message carries, by length (Via, URI, From/To/Contact parameters). */
 const COMMON_PARAMS: readonly (readonly string[])[] = (() => {
-  const names = [
-    'q',
-    'lr',
-    'ob',
-    'gr',
-    'tag',
-    'ttl',
-    'user',
-    'ftag',
-    'rport',
-    'maddr',
-    'branch',
-    'method',
-    'expires',
-  ];
+  const names = 'q lr ob gr tag ttl user ftag rport maddr branch method expires received transport';
   const byLength: string[][] = [];
-  for (let len = 0; len <= 9; len++) byLength.push([]);
-  for (const n of [...names, 'received', 'transport']) byLength[n.length]!.push(n);
+  for (const n of names.split(' ')) {
+    while (byLength.length <= n.length) byLength.push([]);
+    byLength[n.length]!.push(n);
+  }
   return byLength;
 })();
 

@@ -181,6 +181,26 @@ describe('overload protection', () => {
     await uac.next(reply(again.callId, 200, 'OPTIONS'));
   });
 
+  it('applies a runtime change of maxEventLoopUtilization: new requests thinned at once, served again at 0', async () => {
+    assert.equal(stat('core.load_high'), 0);
+    // some busy time since the last load sample, so any running loop is above a 0.01% limit
+    const end = performance.now() + 5;
+    while (performance.now() < end) {
+      // spinning
+    }
+    server.runtimeConfig.set('limits', 'maxEventLoopUtilization', 0.0001);
+    assert.equal(stat('core.load_high'), 1);
+    const options = request(uac, 'OPTIONS', `sip:127.0.0.1:${port}`);
+    uac.send(options.text, port);
+    assert.match(await uac.next(reply(options.callId, 503, 'OPTIONS')), /Retry-After: 30/);
+    assert.equal(stat('core.overload_rejected_load'), 1);
+    server.runtimeConfig.set('limits', 'maxEventLoopUtilization', 0);
+    assert.equal(stat('core.load_high'), 0);
+    const again = request(uac, 'OPTIONS', `sip:127.0.0.1:${port}`);
+    uac.send(again.text, port);
+    await uac.next(reply(again.callId, 200, 'OPTIONS'));
+  });
+
   it('refuses a value out of range and keeps the old one', () => {
     assert.throws(() => server.runtimeConfig.set('limits', 'memoryHighWatermark', 2), /memoryHighWatermark/);
     assert.throws(() => server.runtimeConfig.set('limits', 'maxTransactions', -1), /maxTransactions/);
