@@ -108,6 +108,8 @@ const HELP = `usage: node dist/bench/${MODE.dir}/run.js [options]
                       prints the top self-time functions
   --perf              with --profile: Linux perf (on-CPU samples, kernel included) instead of --cpu-prof;
                       node runs with --perf-basic-prof, perf record samples olelo during the rate
+  --olelo-base DIR    another olelo checkout (built), run as server 'olelo-base' with its own copy of the
+                      route script: list it in --servers (olelo,olelo-base,kamailio) to A/B a change in one run
   --node-args ARGS    extra arguments for olelo's node, space-separated (--node-args="--single-threaded-gc"),
                       for trying V8 and Node options
   --keep              keep the temporary folder (SIPp CSVs and error logs, server logs)`;
@@ -127,6 +129,7 @@ const { values: opts } = parseArgs({
     perf: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'node-args': { type: 'string' },
+    'olelo-base': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -163,7 +166,8 @@ if (
   !(FIXED_RATE > 0) ||
   !(DURATION_S > 0) ||
   (CALLS !== undefined && !(Number.isInteger(CALLS) && CALLS > 0)) ||
-  SERVER_IDS.some((s) => !['olelo', 'kamailio', 'kamailio-default'].includes(s))
+  SERVER_IDS.some((s) => !['olelo', 'olelo-base', 'kamailio', 'kamailio-default'].includes(s)) ||
+  (SERVER_IDS.includes('olelo-base') && opts['olelo-base'] === undefined)
 ) {
   console.error(`bad options\n${HELP}`);
   process.exit(2);
@@ -200,10 +204,11 @@ interface RunContext {
   dispatcherList: string | undefined;
 }
 
-function oleloSpec(profileDir: string | undefined): ServerSpec {
+function oleloSpec(profileDir: string | undefined, root = ROOT, id = 'olelo'): ServerSpec {
+  const script = root === ROOT ? OLELO_SCRIPT : join(root, relative(ROOT, OLELO_SCRIPT));
   return {
-    id: 'olelo',
-    label: `olelo (${relative(ROOT, OLELO_SCRIPT)})`,
+    id,
+    label: root === ROOT ? `olelo (${relative(ROOT, OLELO_SCRIPT)})` : `olelo at ${root}`,
     workers: 1,
     command: 'node bin/olelo.js --config <tmp>/olelo.yaml',
     async start(dir, run) {
@@ -214,7 +219,7 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
         [
           'listen:',
           `  - udp:127.0.0.1:${port}`,
-          `script: ${OLELO_SCRIPT}`,
+          `script: ${script}`,
           `dataDir: ${join(dir, 'olelo-data')}`,
           // no control API: a benchmark measures SIP work only
           'control:',
@@ -241,7 +246,7 @@ function oleloSpec(profileDir: string | undefined): ServerSpec {
         [
           ...nodeArgs,
           ...(profileDir === undefined ? [] : extra),
-          join(ROOT, 'bin', 'olelo.js'),
+          join(root, 'bin', 'olelo.js'),
           '--config',
           config,
         ],
@@ -740,6 +745,9 @@ async function main(): Promise<void> {
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const specs: Record<string, ServerSpec> = {
     olelo: oleloSpec(profileDir),
+    ...(opts['olelo-base'] === undefined
+      ? {}
+      : { 'olelo-base': oleloSpec(profileDir, resolve(opts['olelo-base']), 'olelo-base') }),
     kamailio: kamailioSpec('kamailio', 1),
     'kamailio-default': kamailioSpec('kamailio-default', KAMAILIO_DEFAULT_CHILDREN),
   };

@@ -5,7 +5,7 @@
 import type { SipResponse } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import { TimerKind, type TimerSettings } from './timer-values.js';
-import { cancelTimer, type Timer, type TimerOwner, type TimerService } from './timers.js';
+import { cancelTimer, Timer, type TimerOwner, type TimerService } from './timers.js';
 
 /** States of a client transaction (INVITE: Calling, Proceeding, Completed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
@@ -43,7 +43,8 @@ export interface ClientTransactionHost {
   readonly timers: TimerService;
   readonly settings: TimerSettings;
   send(data: Buffer, dest: Destination, onFailure?: (e: TransportError) => void): TransportError | undefined;
-  clientTerminated(ct: ClientTransaction): void;
+  /** A transaction reached Terminated, or a {@link ClientLinger}'s timer ran out. */
+  clientTerminated(ct: ClientTransaction | ClientLinger): void;
   countRetransmission(): void;
 }
 
@@ -64,7 +65,8 @@ export class ClientTransaction implements TimerOwner {
   state: ClientState;
   /** Status of the last response received (0 before any). */
   lastStatus = 0;
-  private readonly host: ClientTransactionHost;
+  /** @internal */
+  readonly host: ClientTransactionHost;
   /** Who gets the responses; the proxy hands over to a lighter user once its work is done. */
   user: ClientTransactionUser;
   /** Index in the transaction layer's slot table, or -1 when it is in a table by branch. */
@@ -271,6 +273,61 @@ export class ClientTransaction implements TimerOwner {
   /** Stops retransmitting and timing (the proxy gave up on the branch, e.g. after sending CANCEL and a timeout). */
   terminate(): void {
     if (this.state !== 'terminated') this.to('terminated');
+  }
+
+  /**
+   * When all that is left is waiting out Timer M (INVITE, Accepted: further 2xx go to `upstream`) or K
+   * (non-INVITE, Completed: response retransmissions absorbed): a {@link ClientLinger} that takes over the
+   * timer and the transaction's slot (the layer swaps the entries). Undefined in any other state.
+   */
+  toLinger(upstream: LateResponseSink | undefined): ClientLinger | undefined {
+    const timer = this.waitTimer;
+    const s = this.state;
+    if (timer === undefined || !(s === 'accepted' || (s === 'completed' && !this.isInvite))) return undefined;
+    const linger = new ClientLinger(this, s === 'accepted' ? upstream : undefined);
+    if (!this.host.timers.replace(timer, linger)) return undefined;
+    this.waitTimer = undefined;
+    this.slot = -1;
+    return linger;
+  }
+}
+
+/** Where the further 2xx of a finished INVITE go (its server transaction, or what lingers of it). */
+export interface LateResponseSink {
+  respond(data: Buffer, status: number): void;
+}
+
+/**
+ * A client transaction that has only its last timer to wait out, in its place in the layer's table and
+ * its own timer node: the branch and method it matches, and for an INVITE in Accepted where further 2xx
+ * (the UAS's retransmissions) go (RFC 6026 §7.2, passed upstream statelessly).
+ */
+export class ClientLinger extends Timer implements TimerOwner {
+  readonly branch: string;
+  readonly method: string;
+  slot: number;
+  private readonly upstream: LateResponseSink | undefined;
+  private readonly host: ClientTransactionHost;
+
+  constructor(ct: ClientTransaction, upstream: LateResponseSink | undefined) {
+    super(undefined, 0, 0, undefined);
+    this.owner = this;
+    this.branch = ct.branch;
+    this.method = ct.method;
+    this.slot = ct.slot;
+    this.upstream = upstream;
+    this.host = ct.host;
+  }
+
+  receiveResponse(res: SipResponse): void {
+    const status = res.status;
+    if (this.upstream === undefined || status < 200 || status >= 300) return;
+    res.popVia();
+    this.upstream.respond(res.toBuffer(), status);
+  }
+
+  onTimer(): void {
+    this.host.clientTerminated(this);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   buildFromTemplate,
   type ClientTransaction,
   type ClientTransactionUser,
+  type LateResponseSink,
 } from './client-transaction.js';
 import type { ServerTransaction } from './server-transaction.js';
 import { TimerKind } from './timer-values.js';
@@ -718,18 +719,23 @@ export class ProxyTransaction implements ClientTransactionUser, TransactionHandl
       this.layer.transactionEnded(this);
     }
     if (!this.allBranchesDone()) return;
+    // what only waits out its timers hands over to small records, so the transaction objects die young
+    const layer = this.layer;
+    const upstream = layer.lingerServer(this.st) ?? this.st;
     for (const b of this.branches) {
-      if (b.ct === undefined) continue;
-      b.ct.user = LATE_RESPONSES;
-      b.ct.context = this.st;
+      const ct = b.ct;
+      if (ct === undefined || layer.lingerClient(ct, upstream)) continue;
+      ct.user = LATE_RESPONSES;
+      ct.context = upstream;
     }
-    this.layer.forget(this);
+    layer.forget(this);
   }
 }
 
 /**
- * The user of a branch's client transaction after the proxy is done (its context is then the server
- * transaction): RFC 6026 — further 2xx of the branch still go upstream, through the server transaction.
+ * The user of a branch's client transaction after the proxy is done, when it did not hand over to a
+ * ClientLinger (its context is then the server transaction, or what lingers of it): RFC 6026 — further
+ * 2xx of the branch still go upstream, through the server transaction.
  * One object for all, so a finished transaction keeps nothing of its own for it.
  */
 const LATE_RESPONSES: ClientTransactionUser = {
@@ -737,7 +743,7 @@ const LATE_RESPONSES: ClientTransactionUser = {
     const status = res.status;
     if (status < 200 || status >= 300) return;
     res.popVia();
-    (ct.context as ServerTransaction).respond(res.toBuffer(), status);
+    (ct.context as LateResponseSink).respond(res.toBuffer(), status);
   },
   clientFailed() {},
 };

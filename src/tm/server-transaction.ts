@@ -9,7 +9,7 @@ import type { SipRequest } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import type { ProxyTransaction } from './proxy-transaction.js';
 import { TimerKind, type TimerSettings } from './timer-values.js';
-import { cancelTimer, type Timer, type TimerOwner, type TimerService } from './timers.js';
+import { cancelTimer, Timer, type TimerOwner, type TimerService } from './timers.js';
 
 /** States of a server transaction (INVITE: Proceeding, Completed, Confirmed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
 export type ServerState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -39,6 +39,8 @@ export interface ServerTransactionHost {
   send(data: Buffer, dest: Destination, onFailure?: (e: TransportError) => void): TransportError | undefined;
   /** Called once when the transaction reaches Terminated. */
   serverTerminated(st: ServerTransaction): void;
+  /** Called when a {@link ServerLinger}'s timer ran out. */
+  lingerEnded(linger: ServerLinger): void;
   /** Counters. */
   countRetransmission(): void;
   countReplySent(): void;
@@ -56,7 +58,7 @@ export class ServerTransaction implements TimerOwner {
   sentHost = '';
   sentPort: number | undefined = undefined;
   /** The next transaction in the same bucket of the layer's branch table. */
-  nextSame: ServerTransaction | undefined = undefined;
+  nextSame: ServerTransaction | ServerLinger | undefined = undefined;
   /** In the layer's table (until it ends, or a new transaction for the same request replaced it). */
   inTable = false;
   /** The request, until the final response is sent (then released: only retransmissions remain). */
@@ -226,5 +228,85 @@ export class ServerTransaction implements TimerOwner {
   /** Ends the transaction now (shutdown). */
   terminate(): void {
     if (this.state !== 'terminated') this.to('terminated');
+  }
+
+  /**
+   * When all that is left is waiting out Timer J (non-INVITE, Completed) or L (INVITE, Accepted): a
+   * {@link ServerLinger} that takes over the timer, holding only what matching, replaying and RFC 6026's
+   * late 2xx need. The transaction then owns no timer and is out of the table (the layer swaps the
+   * entries), so it and everything it references can be collected young instead of being copied to the
+   * old generation for 32 s. Undefined when the transaction is in any other state.
+   */
+  toLinger(): ServerLinger | undefined {
+    const timer = this.waitTimer;
+    const s = this.state;
+    if (timer === undefined || !this.inTable || !(s === 'accepted' || (s === 'completed' && !this.isInvite)))
+      return undefined;
+    const response = typeof this.lastResponse === 'string' ? this.lastResponse : undefined;
+    const linger = new ServerLinger(this.host, this, response);
+    if (!this.host.timers.replace(timer, linger)) return undefined;
+    this.waitTimer = undefined;
+    this.lastResponse = undefined;
+    return linger;
+  }
+}
+
+/**
+ * A server transaction that has only its last timer to wait out (J: absorb and answer request
+ * retransmissions; L: absorb INVITE retransmissions, pass further 2xx of the INVITE upstream), in its
+ * place in the layer's table, and its own timer node. It keeps the matching fields, the response to replay
+ * (as text) and where responses go; nothing else.
+ */
+export class ServerLinger extends Timer implements TimerOwner {
+  readonly key: string;
+  readonly method: string;
+  readonly branch: string | undefined;
+  readonly branchHash: number;
+  readonly sentHost: string;
+  readonly sentPort: number | undefined;
+  readonly lastStatus: number;
+  nextSame: ServerTransaction | ServerLinger | undefined = undefined;
+  inTable = false;
+  /** The final response of a non-INVITE transaction, replayed on every retransmission of the request. */
+  private readonly response: string | undefined;
+  private readonly destination: Destination;
+  private readonly host: ServerTransactionHost;
+
+  constructor(host: ServerTransactionHost, st: ServerTransaction, response: string | undefined) {
+    super(undefined, 0, 0, undefined);
+    this.owner = this;
+    this.host = host;
+    this.key = st.key;
+    this.method = st.method;
+    this.branch = st.branch;
+    this.branchHash = st.branchHash;
+    this.sentHost = st.sentHost;
+    this.sentPort = st.sentPort;
+    this.lastStatus = st.lastStatus;
+    this.response = response;
+    this.destination = st.replyDestination;
+  }
+
+  /** A retransmission of the request: the final response again (J), or nothing (L, RFC 6026 §7.1). */
+  receiveRetransmission(): void {
+    this.host.countRetransmission();
+    if (this.response !== undefined)
+      this.host.send(Buffer.from(this.response, 'latin1'), this.destination, undefined);
+  }
+
+  /** An ACK matched: for a 2xx, it is not absorbed (end to end). */
+  receiveAck(): boolean {
+    return false;
+  }
+
+  /** RFC 6026 §7.1: a further 2xx for the INVITE (a late branch's) goes to the transport. */
+  respond(data: Buffer, status: number): void {
+    if (this.method !== 'INVITE' || status < 200 || status >= 300) return;
+    this.host.countReplySent();
+    this.host.send(data, this.destination, undefined);
+  }
+
+  onTimer(): void {
+    this.host.lingerEnded(this);
   }
 }

@@ -15,13 +15,21 @@ import { flattened, ownString } from '../sip/keep.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import {
+  type ClientLinger,
   ClientTransaction,
   type ClientTransactionHost,
   type ClientTransactionUser,
+  type LateResponseSink,
   type RequestTemplate,
 } from './client-transaction.js';
 import { ProxyTransaction } from './proxy-transaction.js';
-import { ServerTransaction, type ServerTransactionHost } from './server-transaction.js';
+import { type ServerLinger, ServerTransaction, type ServerTransactionHost } from './server-transaction.js';
+
+/** An entry of the server tables: a transaction, or what lingers of a finished one. */
+type ServerEntry = ServerTransaction | ServerLinger;
+/** An entry of the client tables. */
+type ClientEntry = ClientTransaction | ClientLinger;
+
 import { DEFAULT_TIMERS, type TimerSettings } from './timer-values.js';
 import { TimerService } from './timers.js';
 
@@ -70,6 +78,9 @@ export function serverKey(msg: SipRequest, via: Via, method: string): string {
   return `2543\u0000${msg.requestUri}\u0000${tag === -1 ? '' : from.slice(tag)}\u0000${msg.getHeader('call-id') ?? ''}\u0000${msg.cseq?.seq ?? ''}\u0000${via.host}:${via.port ?? ''}\u0000${method}`;
 }
 
+/** Reply destinations shared at most ({@link TransactionLayer.replyTo}). */
+const MAX_SHARED_DESTINATIONS = 4096;
+
 /** Buckets of the server transactions' branch table, at least (a power of two). */
 const MIN_BUCKETS = 1024;
 
@@ -116,13 +127,13 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
    * `ServerTransaction.nextSame`, the entry's branch hash, branch, method and sent-by compared on the
    * match (§17.2.3), so transactions sharing a branch (two UAs that chose the same one) coexist.
    */
-  private buckets: Array<ServerTransaction | undefined> = new Array<ServerTransaction | undefined>(
-    MIN_BUCKETS,
-  ).fill(undefined);
+  private buckets: Array<ServerEntry | undefined> = new Array<ServerEntry | undefined>(MIN_BUCKETS).fill(
+    undefined,
+  );
   private bucketMask = MIN_BUCKETS - 1;
   private branchCount = 0;
   /** Server transactions matched by the RFC 2543 fallback, by {@link serverKey}. */
-  private readonly servers2543 = new Map<string, ServerTransaction>();
+  private readonly servers2543 = new Map<string, ServerEntry>();
   /** Entries of both tables. */
   private serverCount = 0;
   /**
@@ -134,15 +145,18 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
    * the free list once both are gone. Branches without a slot (tm.newRequest's random ones) are in the
    * `Map`s. Any method other than CANCEL is checked on the match.
    */
-  private readonly clientSlots: Array<ClientTransaction | undefined> = [];
-  private readonly cancelSlots: Array<ClientTransaction | undefined> = [];
+  private readonly clientSlots: Array<ClientEntry | undefined> = [];
+  private readonly cancelSlots: Array<ClientEntry | undefined> = [];
   /** Free slots (LIFO). */
   private readonly freeSlots: number[] = [];
   private clientCount = 0;
-  private readonly clients = new Map<string, ClientTransaction>();
-  private readonly cancels = new Map<string, ClientTransaction>();
+  private readonly clients = new Map<string, ClientEntry>();
+  private readonly cancels = new Map<string, ClientEntry>();
   /** The To-tag of our 200 to CANCELs of an INVITE: the same for every retransmission of the CANCEL. */
-  private readonly cancelTags = new WeakMap<ServerTransaction, string>();
+  private readonly cancelTags = new WeakMap<ServerEntry, string>();
+  /** Shared UDP reply destinations ({@link replyTo}), by address and port; started over when full. */
+  private readonly destinations = new Map<string, Map<number, Destination>>();
+  private destinationCount = 0;
   private readonly sender: TransactionLayerOptions['send'];
   private readonly prefix = randomBytes(3).toString('hex');
   private counter = 0;
@@ -284,7 +298,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     }
   }
 
-  clientTerminated(ct: ClientTransaction): void {
+  clientTerminated(ct: ClientEntry): void {
     const slot = ct.slot;
     if (slot >= 0) {
       const table = ct.method === 'CANCEL' ? this.cancelSlots : this.clientSlots;
@@ -297,6 +311,48 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     }
     const table = ct.method === 'CANCEL' ? this.cancels : this.clients;
     if (table.get(ct.branch) === ct) table.delete(ct.branch);
+  }
+
+  lingerEnded(linger: ServerLinger): void {
+    if (linger.inTable) {
+      this.removeServer(linger);
+      this.s.freed.value++;
+    }
+  }
+
+  /**
+   * A finished server transaction that only waits out Timer J or L gives its place in the table to a
+   * {@link ServerLinger}; returns it, or undefined when `st` is not in such a state.
+   */
+  lingerServer(st: ServerTransaction): ServerLinger | undefined {
+    const linger = st.toLinger();
+    if (linger === undefined) return undefined;
+    this.removeServer(st);
+    this.insertServer(linger);
+    // a CANCEL retransmitted from now on gets the same To-tag in its 200
+    const tag = this.cancelTags.get(st);
+    if (tag !== undefined) this.cancelTags.set(linger, tag);
+    return linger;
+  }
+
+  /**
+   * A finished client transaction that only waits out Timer M or K gives its place in its table to a
+   * {@link ClientLinger} (further 2xx of an INVITE go to `upstream`). False when `ct` is in no such state.
+   */
+  lingerClient(ct: ClientTransaction, upstream: LateResponseSink | undefined): boolean {
+    const slot = ct.slot;
+    const linger = ct.toLinger(upstream);
+    if (linger === undefined) return false;
+    const cancel = ct.method === 'CANCEL';
+    if (slot >= 0) {
+      const table = cancel ? this.cancelSlots : this.clientSlots;
+      if (table[slot] === ct) table[slot] = linger;
+      else linger.slot = -1;
+    } else {
+      const map = cancel ? this.cancels : this.clients;
+      if (map.get(ct.branch) === ct) map.set(ct.branch, linger);
+    }
+    return true;
   }
 
   /**
@@ -392,7 +448,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   /** The server transaction a request with this top Via and `method` matches (RFC 3261 §17.2.3). */
-  private findServer(msg: SipRequest, via: Via, method: string): ServerTransaction | undefined {
+  private findServer(msg: SipRequest, via: Via, method: string): ServerEntry | undefined {
     const branch = via.branch;
     if (!isRfc3261Branch(branch)) {
       return this.servers2543.size === 0 ? undefined : this.servers2543.get(serverKey(msg, via, method));
@@ -417,7 +473,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   }
 
   /** Enters `st` in its table; one already there for the same request is replaced (and stays out). */
-  private addServer(st: ServerTransaction): void {
+  private insertServer(st: ServerEntry): void {
     const branch = st.branch;
     if (branch === undefined) {
       const old = this.servers2543.get(st.key);
@@ -449,7 +505,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     this.serverCount++;
   }
 
-  private removeServer(st: ServerTransaction): void {
+  private removeServer(st: ServerEntry): void {
     st.inTable = false;
     this.serverCount--;
     if (st.branch === undefined) {
@@ -474,7 +530,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   /** Rehashes the branch table into `size` buckets (a power of two). */
   private resize(size: number): void {
     const old = this.buckets;
-    const buckets = new Array<ServerTransaction | undefined>(size).fill(undefined);
+    const buckets = new Array<ServerEntry | undefined>(size).fill(undefined);
     const mask = size - 1;
     for (let i = 0; i < old.length; i++) {
       let st = old[i];
@@ -494,7 +550,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
   private cancel(msg: SipRequest, via: Via, source: Source): boolean {
     const invite = this.findServer(msg, via, 'INVITE');
     if (invite === undefined) return false; // unknown: the script decides (forward statelessly or 481)
-    const tx = invite.proxy;
+    const tx = invite instanceof ServerTransaction ? invite.proxy : undefined;
     let toTag = this.cancelTags.get(invite);
     if (toTag === undefined) {
       toTag = generateTag();
@@ -521,7 +577,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     if (branch === undefined || method === undefined) return false;
     const cancel = method === 'CANCEL';
     const slot = slotOf(branch);
-    let ct: ClientTransaction | undefined;
+    let ct: ClientEntry | undefined;
     if (slot >= 0 && slot < this.clientSlots.length) {
       ct = (cancel ? this.cancelSlots : this.clientSlots)[slot];
       if (ct !== undefined && ct.branch !== branch) ct = undefined;
@@ -565,7 +621,7 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
       rfc3261 ? '' : flattened(serverKey(msg, via, msg.method)),
       msg,
       ctx.source,
-      replyDestination(via, ctx.source),
+      this.replyTo(via, ctx.source),
     );
     if (rfc3261) {
       st.branch = ownString(branch);
@@ -576,12 +632,35 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     // unique within this process (counter) and across restarts (random prefix); alphanumeric only
     const id = `${this.prefix}${(this.counter++).toString(36)}`;
     const tx = new ProxyTransaction(this, st, ctx, id);
-    this.addServer(st);
+    this.insertServer(st);
     st.proxy = tx;
     ctx.transaction = tx;
     this.s.total.value++;
     this.s.current.value++;
     return tx;
+  }
+
+  /**
+   * Where a server transaction's responses go: for UDP peers one shared object per (address, port,
+   * listener), since a finished transaction keeps it for 32 s and the same peers send most requests.
+   */
+  private replyTo(via: Via, source: Source): Destination {
+    const d = replyDestination(via, source);
+    if (d.protocol !== 'udp' || d.listener === undefined) return d;
+    let byPort = this.destinations.get(d.address);
+    if (byPort === undefined) {
+      if (this.destinationCount >= MAX_SHARED_DESTINATIONS) {
+        this.destinations.clear();
+        this.destinationCount = 0;
+      }
+      byPort = new Map();
+      this.destinations.set(d.address, byPort);
+    }
+    const shared = byPort.get(d.port);
+    if (shared !== undefined && shared.listener === d.listener) return shared;
+    if (shared === undefined) this.destinationCount++;
+    byPort.set(d.port, d);
+    return d;
   }
 
   /** Transactions in progress (`tm.current`): what `limits.maxTransactions` bounds. */

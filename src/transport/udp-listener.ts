@@ -27,6 +27,8 @@ function literalLookup(
 const RECV_BUFFER_SIZE = 8 * 1024 * 1024;
 const CR = 0x0d;
 const LF = 0x0a;
+/** Peer address strings kept ({@link UdpListener.peerAddress}); the set starts over when full. */
+const MAX_KEPT_PEERS = 4096;
 
 /** One bound UDP socket. */
 export class UdpListener implements Listener {
@@ -42,6 +44,8 @@ export class UdpListener implements Listener {
   private readonly requestedPort: number;
   private readonly advertise: ListenerOptions['advertise'];
   private readonly context: TransportContext;
+  private readonly peers = new Map<string, string>();
+  private lastPeer = '';
 
   constructor(
     id: number,
@@ -130,7 +134,7 @@ export class UdpListener implements Listener {
     stats.receivedBytes.udp += length;
     const source: Source = {
       protocol: 'udp',
-      address: rinfo.address,
+      address: this.peerAddress(rinfo.address),
       port: rinfo.port,
       family: this.family,
       listener: this,
@@ -139,6 +143,22 @@ export class UdpListener implements Listener {
     };
     this.context.deliver(data, source);
   };
+
+  /**
+   * The one string kept for each peer address: every datagram brings its own copy, and transactions keep
+   * the address for their replies for 32 s (each copy another object for the GC to promote and mark).
+   */
+  private peerAddress(address: string): string {
+    if (address === this.lastPeer) return this.lastPeer;
+    let kept = this.peers.get(address);
+    if (kept === undefined) {
+      if (this.peers.size >= MAX_KEPT_PEERS) this.peers.clear();
+      this.peers.set(address, address);
+      kept = address;
+    }
+    this.lastPeer = kept;
+    return kept;
+  }
 
   private dropped(rinfo: RemoteInfo, reason: 'oversize' | 'garbage'): void {
     this.context.emit({

@@ -266,3 +266,98 @@ describe('server transaction tables', () => {
     tl.stop();
   });
 });
+
+describe('finished transactions waiting out their timers (linger records)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** A layer with T1 = 5 ms (Timers J, L, M: 320 ms) and T4 = 40 ms (Timer K), recording what it sends. */
+  function recordingLayer(sent: string[], stats = new StatsRegistry()): TransactionLayer {
+    return new TransactionLayer({
+      core: {} as Pipeline,
+      send: (data) => {
+        sent.push(data.toString('latin1'));
+        return undefined;
+      },
+      stats,
+      log: Logger.create({ level: 'error' }),
+      config: { t1: 5, t4: 40 },
+    });
+  }
+
+  it('a server transaction in Completed (J) or Accepted (L) hands over its place and timer', async () => {
+    const sent: string[] = [];
+    const stats = new StatsRegistry();
+    const tl = recordingLayer(sent, stats);
+    const freed = () => stats.get('tm.freed');
+    const message = serve(tl, request('MESSAGE', 'z9hG4bKlinger-j'));
+    // still in Trying: nothing to hand over
+    assert.equal(tl.lingerServer(message), undefined);
+    message.respond(Buffer.from('SIP/2.0 202 Accepted\r\n\r\n', 'latin1'), 202);
+    const j = tl.lingerServer(message);
+    assert.ok(j !== undefined);
+    assert.equal(tl.lingerServer(message), undefined, 'handed over once');
+    const invite = serve(tl, request('INVITE', 'z9hG4bKlinger-l'));
+    invite.respond(Buffer.from('SIP/2.0 200 OK\r\n\r\n', 'latin1'), 200);
+    const l = tl.lingerServer(invite);
+    assert.ok(l !== undefined);
+    assert.equal(tl.size.servers, 2);
+    sent.length = 0;
+    // J: a retransmission is matched and answered with the same final response
+    assert.equal(absorbed(tl, request('MESSAGE', 'z9hG4bKlinger-j')), true);
+    assert.deepEqual(sent, ['SIP/2.0 202 Accepted\r\n\r\n']);
+    // L: a retransmitted INVITE is absorbed with nothing sent; the ACK for the 2xx is not absorbed
+    assert.equal(absorbed(tl, request('INVITE', 'z9hG4bKlinger-l')), true);
+    assert.equal(absorbed(tl, request('ACK', 'z9hG4bKlinger-l')), false);
+    assert.equal(sent.length, 1);
+    // RFC 6026: a later 2xx (another branch's) still goes upstream; a non-2xx does not
+    l.respond(Buffer.from('SIP/2.0 200 OK\r\nX: late\r\n\r\n', 'latin1'), 200);
+    l.respond(Buffer.from('SIP/2.0 486 Busy\r\n\r\n', 'latin1'), 486);
+    assert.deepEqual(sent.slice(1), ['SIP/2.0 200 OK\r\nX: late\r\n\r\n']);
+    // requests that are not the same still match nothing
+    assert.equal(absorbed(tl, request('MESSAGE', 'z9hG4bKlinger-j', '127.0.0.1:5099')), false);
+    // after 64*T1 both are gone from the table, counted as freed
+    const before = freed();
+    await sleep(450);
+    assert.equal(tl.size.servers, 0);
+    assert.equal(freed(), (before ?? 0) + 2);
+    assert.equal(absorbed(tl, request('MESSAGE', 'z9hG4bKlinger-j')), false);
+    tl.stop();
+  });
+
+  it('a client transaction in Accepted (M) or Completed (K) hands over its slot and timer', async () => {
+    const tl = recordingLayer([]);
+    const user = recorder();
+    const invite = client(tl, user, 'INVITE', 'm');
+    const options = client(tl, user, 'OPTIONS', 'k');
+    // still in Calling: nothing to hand over
+    assert.equal(tl.lingerClient(invite, undefined), false);
+    assert.equal(deliver(tl, response(invite.branch, 200)), true);
+    assert.equal(deliver(tl, response(options.branch, 200, 'OPTIONS')), true);
+    assert.deepEqual(user.got, [200, 200]);
+    const slots = [invite.slot, options.slot];
+    assert.ok(slots[0]! >= 0 && slots[1]! >= 0);
+    const late: number[] = [];
+    assert.equal(tl.lingerClient(invite, { respond: (_data, status) => late.push(status) }), true);
+    assert.equal(tl.lingerClient(options, undefined), true);
+    assert.equal(tl.size.clients, 2);
+    // M: further 2xx go upstream (RFC 6026 §7.2), anything else is matched and dropped
+    assert.equal(deliver(tl, response(invite.branch, 200)), true);
+    assert.equal(deliver(tl, response(invite.branch, 183)), true);
+    assert.deepEqual(late, [200]);
+    // K: response retransmissions are absorbed
+    assert.equal(deliver(tl, response(options.branch, 200, 'OPTIONS')), true);
+    assert.deepEqual(user.got, [200, 200]);
+    // T4 = 40 ms: Timer K is over, the OPTIONS' slot is free again; the INVITE's still waits
+    await sleep(120);
+    assert.equal(tl.size.clients, 1);
+    assert.equal(deliver(tl, response(options.branch, 200, 'OPTIONS')), false);
+    assert.equal(deliver(tl, response(invite.branch, 200)), true);
+    await sleep(350);
+    assert.equal(tl.size.clients, 0);
+    assert.equal(deliver(tl, response(invite.branch, 200)), false);
+    assert.deepEqual(late, [200, 200]);
+    // a freed slot is handed out again
+    const next = client(tl, user, 'INVITE', 'again');
+    assert.ok(slots.includes(next.slot));
+    tl.stop();
+  });
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TimerService } from '../../src/tm/timers.js';
+import { Timer, TimerService } from '../../src/tm/timers.js';
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -47,6 +47,38 @@ describe('TimerService', () => {
     assert.equal(b.cancelled, true);
     await wait(40);
     assert.deepEqual(fired, []);
+  });
+
+  it("replace() puts a node in a running timer's place: same list position, due time and kind", async () => {
+    const timers = new TimerService();
+    const fired: string[] = [];
+    const owner = { onTimer: (k: number) => fired.push(`old${k}`) };
+    const node = (name: string) => {
+      const t = new Timer(undefined, 0, 0, undefined);
+      t.owner = { onTimer: (k: number) => fired.push(`${name}${k}`) };
+      return t;
+    };
+    const a = timers.start(owner, 1, 20);
+    const b = timers.start(owner, 2, 20);
+    const c = timers.start(owner, 3, 20);
+    const d = timers.start(owner, 4, 20);
+    const due = b.due;
+    const middle = node('middle');
+    assert.equal(timers.replace(b, middle), true);
+    assert.equal(b.cancelled, true);
+    assert.equal(middle.due, due);
+    assert.equal(middle.kind, 2);
+    // the head and the tail of the list too
+    assert.equal(timers.replace(a, node('head')), true);
+    assert.equal(timers.replace(d, node('tail')), true);
+    assert.equal(timers.size, 4);
+    // a cancelled timer cannot be replaced, and the node is then not scheduled
+    c.cancel();
+    assert.equal(timers.replace(c, node('spare')), false);
+    assert.equal(timers.size, 3);
+    await wait(60);
+    assert.deepEqual(fired, ['head1', 'middle2', 'tail4']);
+    assert.equal(timers.size, 0);
   });
 
   it('lets an owner start a new timer from its callback', async () => {
