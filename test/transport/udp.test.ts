@@ -133,6 +133,60 @@ describe('UDP', () => {
     assert.ok(stats.received.udp >= 2);
   });
 
+  it('writes the datagrams sent in one turn after it, in order, and refuses a bad port at once', async () => {
+    const got: string[] = [];
+    const onMessage = (b: Buffer) => got.push(b.toString());
+    v4.on('message', onMessage);
+    const dest = { protocol: 'udp' as const, address: '127.0.0.1', port: v4.address().port };
+    // count the writes to the socket itself
+    const socket = (t.transport.listeners[0] as unknown as { socket: Socket }).socket;
+    const write = socket.send;
+    let writes = 0;
+    socket.send = ((...args: Parameters<Socket['send']>) => {
+      writes++;
+      return (write as (...a: unknown[]) => void).apply(socket, args);
+    }) as Socket['send'];
+    for (let i = 0; i < 10; i++) assert.equal(t.transport.send(Buffer.from(`d${i}`), dest), undefined);
+    // nothing is written before the turn is over, then all ten at once
+    await Promise.resolve();
+    assert.equal(writes, 0);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes, 10);
+    socket.send = write;
+    await waitFor(() => got.length === 10, 'ten datagrams');
+    assert.deepEqual(got, ['d0', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6', 'd7', 'd8', 'd9']);
+    // more than a queue's worth in one turn: the first 64 leave at once, the rest after the turn
+    got.length = 0;
+    for (let i = 0; i < 70; i++) t.transport.send(Buffer.from(`e${i}`), dest);
+    await waitFor(() => got.length === 70, 'seventy datagrams');
+    assert.deepEqual(
+      got,
+      Array.from({ length: 70 }, (_, i) => `e${i}`),
+    );
+    v4.off('message', onMessage);
+    for (const port of [0, 65536, 1.5]) {
+      const bad = t.transport.send(Buffer.from('x'), { ...dest, port });
+      assert.equal(bad?.code, 'INVALID_DESTINATION', `port ${port}`);
+    }
+  });
+
+  it('writes the datagrams still waiting when it stops', async () => {
+    const sender = new TestTransport([{ protocol: 'udp', address: '127.0.0.1', port: 0 }]);
+    await sender.start();
+    const got: string[] = [];
+    const onMessage = (b: Buffer) => got.push(b.toString());
+    v4.on('message', onMessage);
+    sender.transport.send(Buffer.from('last words'), {
+      protocol: 'udp',
+      address: '127.0.0.1',
+      port: v4.address().port,
+    });
+    await sender.stop(0);
+    await waitFor(() => got.length === 1, 'the datagram sent just before stop()');
+    assert.deepEqual(got, ['last words']);
+    v4.off('message', onMessage);
+  });
+
   it('survives an onMessage handler that throws, counting it', async () => {
     const thrower = new TransportLayer({
       listeners: [{ protocol: 'udp', address: '127.0.0.1', port: 0 }],
