@@ -24,14 +24,13 @@ import {
 } from './client-transaction.js';
 import { ProxyTransaction } from './proxy-transaction.js';
 import { type ServerLinger, ServerTransaction, type ServerTransactionHost } from './server-transaction.js';
+import { DEFAULT_TIMERS, type TimerSettings } from './timer-values.js';
+import { TimerService } from './timers.js';
 
 /** An entry of the server tables: a transaction, or what lingers of a finished one. */
 type ServerEntry = ServerTransaction | ServerLinger;
 /** An entry of the client tables. */
 type ClientEntry = ClientTransaction | ClientLinger;
-
-import { DEFAULT_TIMERS, type TimerSettings } from './timer-values.js';
-import { TimerService } from './timers.js';
 
 /** Settings of the transaction layer. */
 export interface TransactionConfig extends TimerSettings {
@@ -648,17 +647,21 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     const d = replyDestination(via, source);
     if (d.protocol !== 'udp' || d.listener === undefined) return d;
     let byPort = this.destinations.get(d.address);
-    if (byPort === undefined) {
+    const shared = byPort?.get(d.port);
+    if (shared !== undefined && shared.listener === d.listener) return shared;
+    if (shared === undefined) {
+      // many peers (or one NAT with many ports): start over rather than grow without bound
       if (this.destinationCount >= MAX_SHARED_DESTINATIONS) {
         this.destinations.clear();
         this.destinationCount = 0;
+        byPort = undefined;
       }
+      this.destinationCount++;
+    }
+    if (byPort === undefined) {
       byPort = new Map();
       this.destinations.set(d.address, byPort);
     }
-    const shared = byPort.get(d.port);
-    if (shared !== undefined && shared.listener === d.listener) return shared;
-    if (shared === undefined) this.destinationCount++;
     byPort.set(d.port, d);
     return d;
   }

@@ -17,7 +17,7 @@ import type {
 } from '../../src/tm/client-transaction.js';
 import type { ServerTransaction } from '../../src/tm/server-transaction.js';
 import { slotOf, TransactionLayer } from '../../src/tm/transaction-layer.js';
-import type { Destination, Source } from '../../src/transport/types.js';
+import type { Destination, Listener, Source } from '../../src/transport/types.js';
 
 const DEST: Destination = { protocol: 'udp', address: '127.0.0.1', port: 5070 } as Destination;
 const SOURCE: Source = { protocol: 'udp', address: '127.0.0.1', port: 5070 } as Source;
@@ -243,6 +243,29 @@ describe('server transaction tables', () => {
     assert.equal(absorbed(tl, request('MESSAGE', 'z9hG4bKtwice')), true);
     second.terminate();
     assert.equal(tl.size.servers, 0);
+    tl.stop();
+  });
+
+  it('shares the reply destination of a UDP peer between its transactions, within a bound', () => {
+    const tl = layer();
+    const listener = { id: 0, protocol: 'udp' } as Listener;
+    const from = (port: number) => ({ protocol: 'udp', address: '10.0.0.9', port, listener }) as Source;
+    const serveFrom = (msg: SipRequest, source: Source) =>
+      tl.proxyFor({ msg, source, transaction: undefined } as unknown as RequestContext).st;
+    const a = serveFrom(request('MESSAGE', 'z9hG4bKshare1', '10.0.0.9:5060'), from(5060));
+    const b = serveFrom(request('MESSAGE', 'z9hG4bKshare2', '10.0.0.9:5060'), from(5060));
+    const c = serveFrom(request('MESSAGE', 'z9hG4bKshare3', '10.0.0.9:5061'), from(5061));
+    assert.equal(a.replyDestination, b.replyDestination);
+    assert.notEqual(a.replyDestination, c.replyDestination);
+    assert.deepEqual(
+      { ...a.replyDestination },
+      { protocol: 'udp', address: '10.0.0.9', port: 5060, listener },
+    );
+    // one address with thousands of ports (a NAT): the shared set starts over instead of growing
+    for (let p = 10_000; p < 15_000; p++)
+      serveFrom(request('MESSAGE', `z9hG4bKmany${p}`, `10.0.0.9:${p}`), from(p)).terminate();
+    const kept = tl as unknown as { destinationCount: number };
+    assert.ok(kept.destinationCount > 0 && kept.destinationCount <= 4096, String(kept.destinationCount));
     tl.stop();
   });
 
