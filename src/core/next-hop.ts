@@ -102,8 +102,17 @@ export function replyDestination(via: Via | undefined, source: Source): Destinat
   if (via?.maddr !== undefined) {
     return { protocol: 'udp', address: bareHost(via.maddr), port: via.port ?? 5060 };
   }
-  const port = via === undefined || via.rport !== undefined ? source.port : (via.port ?? 5060);
-  return { protocol: 'udp', address: source.address, port, listener: source.listener };
+  return {
+    protocol: 'udp',
+    address: source.address,
+    port: udpReplyPort(via, source),
+    listener: source.listener,
+  };
+}
+
+/** The port a UDP reply goes to without `maddr`: the source port when the client asked for `rport`, else the Via's. */
+export function udpReplyPort(via: Via | undefined, source: Source): number {
+  return via === undefined || via.rport !== undefined ? source.port : (via.port ?? 5060);
 }
 
 /**

@@ -51,6 +51,8 @@ export class OverloadGuard {
   admitShare = 1;
   /** Admission credit: each new request adds `admitShare`; one whole credit admits it. */
   private credit = 0;
+  /** The event loop's utilization over the last sample (0-1). */
+  loopUtilization = 0;
 
   /** The event loop was busier than `maxEventLoopUtilization`: new requests are thinned. */
   get loadHigh(): boolean {
@@ -61,8 +63,6 @@ export class OverloadGuard {
   get engaged(): boolean {
     return this.memoryHigh || this.admitShare < 1 || this.maxTransactions > 0;
   }
-  /** The event loop's utilization over the last sample (0-1). */
-  loopUtilization = 0;
   /** The Retry-After header for the 503, built once per setting. */
   headers: HeaderList;
   /** The last sampled heap use, as a fraction of the heap limit. */

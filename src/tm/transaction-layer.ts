@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
-import { replyDestination } from '../core/next-hop.js';
+import { replyDestination, udpReplyPort } from '../core/next-hop.js';
 import type { Pipeline, TransactionHooks } from '../core/pipeline.js';
 import type { Stat, StatsRegistry } from '../core/stats.js';
 import { createResponseBytes, generateTag } from '../sip/build.js';
@@ -641,14 +641,18 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
 
   /**
    * Where a server transaction's responses go: for UDP peers one shared object per (address, port,
-   * listener), since a finished transaction keeps it for 32 s and the same peers send most requests.
+   * listener), since a finished transaction keeps it for 32 s and the same peers send most requests;
+   * nothing is built when the peer's is there already.
    */
   private replyTo(via: Via, source: Source): Destination {
-    const d = replyDestination(via, source);
-    if (d.protocol !== 'udp' || d.listener === undefined) return d;
-    let byPort = this.destinations.get(d.address);
-    const shared = byPort?.get(d.port);
-    if (shared !== undefined && shared.listener === d.listener) return shared;
+    const listener = source.listener;
+    if (source.protocol !== 'udp' || via.maddr !== undefined || listener === undefined)
+      return replyDestination(via, source);
+    const address = source.address;
+    const port = udpReplyPort(via, source);
+    let byPort = this.destinations.get(address);
+    const shared = byPort?.get(port);
+    if (shared !== undefined && shared.listener === listener) return shared;
     if (shared === undefined) {
       // many peers (or one NAT with many ports): start over rather than grow without bound
       if (this.destinationCount >= MAX_SHARED_DESTINATIONS) {
@@ -660,9 +664,10 @@ export class TransactionLayer implements ServerTransactionHost, ClientTransactio
     }
     if (byPort === undefined) {
       byPort = new Map();
-      this.destinations.set(d.address, byPort);
+      this.destinations.set(address, byPort);
     }
-    byPort.set(d.port, d);
+    const d: Destination = { protocol: 'udp', address, port, listener };
+    byPort.set(port, d);
     return d;
   }
 

@@ -43,6 +43,11 @@ const MAX_UDP_QUEUE = 64;
 
 type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
+/** A port a message can be sent to: 1-65535. */
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
 /**
  * Every socket of the server. Receives datagrams, stream messages and WebSocket messages and hands each
  * complete message to `onMessage`; sends messages over UDP, over existing connections, or over new
@@ -312,7 +317,7 @@ export class TransportLayer {
     const socket = listener.socket;
     if (socket === undefined) return this.failed(new TransportError('STOPPED', 'listener closed', dest));
     const port = dest.port;
-    if (!Number.isInteger(port) || port < 1 || port > 65535 || dest.address === '') {
+    if (!isPort(port) || dest.address === '') {
       return this.failed(
         new TransportError('INVALID_DESTINATION', 'destination must be an IP address and a port', dest),
       );
@@ -357,7 +362,7 @@ export class TransportLayer {
   private connect(dest: Destination): Connection | TransportError {
     const protocol = dest.protocol as 'tcp' | 'tls';
     const family = isIP(dest.address);
-    if (family === 0 || !Number.isInteger(dest.port) || dest.port < 1 || dest.port > 65535) {
+    if (family === 0 || !isPort(dest.port)) {
       return new TransportError('INVALID_DESTINATION', 'destination must be an IP address and a port', dest);
     }
     const listener = dest.listener ?? this.selectListener(dest);
