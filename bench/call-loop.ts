@@ -10,7 +10,8 @@
  * What it leaves out on purpose: the kernel and Node's UDP path (about 9 µs per received-and-sent
  * message; docs/performance.md), so SIP work can be measured to a few percent on a noisy machine.
  *
- *   node dist/bench/call-loop.js [--rate 4000] [--seconds 20] [--profile]   (pin it: taskset -c 1)
+ *   node dist/bench/call-loop.js [--rate 4000] [--seconds 20] [--by-message] [--alloc] [--snapshot FILE]
+ *   (pin it: taskset -c 1; --by-message splits the server time over the six messages of a call)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '5' },
     snapshot: { type: 'string' },
     alloc: { type: 'boolean', default: false },
+    'by-message': { type: 'boolean', default: false },
   },
 });
 const RATE = Number(opts.rate);
@@ -88,14 +90,19 @@ const uacSource = source(UAC);
 const uasSource = source(UAS);
 
 let inServer = 0;
-/** Hands a message to the server, timing it; returns what it sent. */
-function deliver(text: string, from: Source): Array<{ data: Buffer; dest: Destination }> {
+/** The six messages of a call, in order: ms spent in the server on each (for `--by-message`). */
+const MESSAGES = ['INVITE', '180', '200 (INVITE)', 'ACK', 'BYE', '200 (BYE)'] as const;
+const byMessage = new Float64Array(MESSAGES.length);
+/** Hands a message (the `which`th of a call) to the server, timing it; returns what it sent. */
+function deliver(which: number, text: string, from: Source): Array<{ data: Buffer; dest: Destination }> {
   const data = Buffer.from(text, 'latin1');
   from.receivedAt = Date.now();
   outbox = [];
   const t0 = performance.now();
   pipeline.receive(data, from);
-  inServer += performance.now() - t0;
+  const t = performance.now() - t0;
+  inServer += t;
+  byMessage[which]! += t;
   return outbox;
 }
 
@@ -153,12 +160,13 @@ function call(): void {
     `Call-ID: ${callId}\r\nCSeq: 1 INVITE\r\n` +
     `Contact: <sip:caller@${uac};transport=UDP>\r\nMax-Forwards: 70\r\nSubject: olelo test call\r\n` +
     `Content-Type: application/sdp\r\nContent-Length: ${SDP.length}\r\n\r\n${SDP}`;
-  const inviteOut = deliver(invite, uacSource);
+  const inviteOut = deliver(0, invite, uacSource);
   sentTo(inviteOut, UAC, 'SIP/2.0 100');
   const forwarded = sentTo(inviteOut, UAS, 'INVITE');
   const contact = `Contact: <sip:callee@${UAS.address}:${UAS.port};transport=UDP>`;
   sentTo(
     deliver(
+      1,
       `SIP/2.0 180 Ringing\r\n${copied(forwarded, uasTag)}\r\n${contact}\r\nContent-Length: 0\r\n\r\n`,
       uasSource,
     ),
@@ -167,6 +175,7 @@ function call(): void {
   );
   const ok = sentTo(
     deliver(
+      2,
       `SIP/2.0 200 OK\r\n${copied(forwarded, uasTag)}\r\n${contact}\r\nContent-Type: application/sdp\r\nContent-Length: ${SDP.length}\r\n\r\n${SDP}`,
       uasSource,
     ),
@@ -186,10 +195,11 @@ function call(): void {
     `To: <sip:service@${UAS.address}:${UAS.port}>;tag=${uasTag}\r\n` +
     `Call-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\n` +
     `Contact: <sip:caller@${uac};transport=UDP>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
-  sentTo(deliver(inDialog('ACK', 1, '5'), uacSource), UAS, 'ACK');
-  const bye = sentTo(deliver(inDialog('BYE', 2, '7'), uacSource), UAS, 'BYE');
+  sentTo(deliver(3, inDialog('ACK', 1, '5'), uacSource), UAS, 'ACK');
+  const bye = sentTo(deliver(4, inDialog('BYE', 2, '7'), uacSource), UAS, 'BYE');
   sentTo(
     deliver(
+      5,
       `SIP/2.0 200 OK\r\n${copied(bye, undefined)}\r\n${contact}\r\nContent-Length: 0\r\n\r\n`,
       uasSource,
     ),
@@ -204,6 +214,7 @@ async function run(seconds: number): Promise<[number, number]> {
   const perTick = Math.max(1, Math.round(RATE / 100));
   const start = performance.now();
   const startInServer = inServer;
+  byMessage.fill(0);
   let calls = 0;
   while (performance.now() - start < seconds * 1000) {
     const tick = performance.now();
@@ -270,6 +281,12 @@ try {
       `(receive → sent, GC pauses inside included); process CPU ${((cpu.user + cpu.system) / calls).toFixed(1)} µs per call ` +
       `(the played UAC and UAS and their parsing included); tm.current ${server.stats.get('tm.current')}`,
   );
+  if (opts['by-message']) {
+    for (let i = 0; i < MESSAGES.length; i++)
+      console.log(
+        `  ${MESSAGES[i]!.padEnd(13)} ${((byMessage[i]! * 1000) / calls).toFixed(1).padStart(5)} µs`,
+      );
+  }
   if (opts.snapshot !== undefined) {
     const { writeHeapSnapshot } = await import('node:v8');
     console.log(`heap snapshot: ${writeHeapSnapshot(opts.snapshot)}`);

@@ -110,6 +110,8 @@ const HELP = `usage: node dist/bench/${MODE.dir}/run.js [options]
                       node runs with --perf-basic-prof, perf record samples olelo during the rate
   --olelo-base DIR    another olelo checkout (built), run as server 'olelo-base' with its own copy of the
                       route script: list it in --servers (olelo,olelo-base,kamailio) to A/B a change in one run
+  --olelo-wt-timer T  olelo's tm.wtTimer, how long finished transactions stay (default 5s, Kamailio's
+                      wt_timer in its bench config); 'rfc' leaves it unset (64*T1 = 32 s, RFC 3261/6026)
   --node-args ARGS    extra arguments for olelo's node, space-separated (--node-args="--single-threaded-gc"),
                       for trying V8 and Node options
   --keep              keep the temporary folder (SIPp CSVs and error logs, server logs)`;
@@ -129,6 +131,7 @@ const { values: opts } = parseArgs({
     perf: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'node-args': { type: 'string' },
+    'olelo-wt-timer': { type: 'string', default: '5s' },
     'olelo-base': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -143,6 +146,8 @@ const QUICK = opts.quick;
 const PROFILE_DIR = opts.profile;
 const OLELO_SCRIPT = resolve(opts['olelo-script'] ?? join(ROOT, MODE.script));
 const PERF = opts.perf && PROFILE_DIR !== undefined;
+/** olelo's tm.wtTimer: Kamailio's wt_timer (5 s) by default, so both keep finished transactions as long. */
+const WT_TIMER = opts['olelo-wt-timer'] === 'rfc' ? undefined : opts['olelo-wt-timer'];
 const FIXED_RATE = Number(opts['fixed-rate'] ?? 1000);
 const DURATION_S = Number(opts.duration ?? (QUICK ? 3 : 10));
 /** Calls per rate when fixed by count (then a rate lasts CALLS/rate seconds), else undefined. */
@@ -204,6 +209,15 @@ interface RunContext {
   dispatcherList: string | undefined;
 }
 
+/** The `modules:` section of olelo's bench config (none when empty). */
+function moduleLines(run: RunContext): string[] {
+  const lines = [
+    ...(WT_TIMER === undefined ? [] : ['  tm:', `    wtTimer: ${WT_TIMER}`]),
+    ...(run.dispatcherList === undefined ? [] : ['  dispatcher:', `    listFile: ${run.dispatcherList}`]),
+  ];
+  return lines.length === 0 ? [] : ['modules:', ...lines];
+}
+
 function oleloSpec(profileDir: string | undefined, root = ROOT, id = 'olelo'): ServerSpec {
   const script = root === ROOT ? OLELO_SCRIPT : join(root, relative(ROOT, OLELO_SCRIPT));
   return {
@@ -228,9 +242,7 @@ function oleloSpec(profileDir: string | undefined, root = ROOT, id = 'olelo'): S
           '  socket: "off"',
           'log:',
           '  level: warn',
-          ...(run.dispatcherList === undefined
-            ? []
-            : ['modules:', '  dispatcher:', `    listFile: ${run.dispatcherList}`]),
+          ...moduleLines(run),
           '',
         ].join('\n'),
       );

@@ -4,7 +4,7 @@
  */
 import type { SipResponse } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
-import { TimerKind, type TimerSettings } from './timer-values.js';
+import { TimerKind, type TimerSettings, timerD, waitTime } from './timer-values.js';
 import { cancelTimer, Timer, type TimerOwner, type TimerService } from './timers.js';
 
 /** States of a client transaction (INVITE: Calling, Proceeding, Completed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
@@ -181,7 +181,7 @@ export class ClientTransaction implements TimerOwner {
       this.timeoutTimer = cancelTimer(this.timeoutTimer);
       if (status < 300) {
         this.to('accepted');
-        this.waitTimer = this.host.timers.start(this, TimerKind.M, 64 * this.host.settings.t1);
+        this.waitTimer = this.host.timers.start(this, TimerKind.M, waitTime(this.host.settings));
         this.user.clientResponse(this, res, source);
         return;
       }
@@ -190,14 +190,9 @@ export class ClientTransaction implements TimerOwner {
       this.ack = buildFromTemplate(t, 'ACK', res.getHeader('to') ?? t.to);
       this.transmit(this.ack);
       this.to('completed');
-      // Timer D: 32 s over unreliable transports (at least 64*T1 would also do), 0 over reliable ones
+      // Timer D: 32 s over unreliable transports (at least 64*T1 would also do), or `wait`; 0 over reliable ones
       if (this.reliable) this.to('terminated');
-      else
-        this.waitTimer = this.host.timers.start(
-          this,
-          TimerKind.D,
-          Math.max(32000, 64 * this.host.settings.t1),
-        );
+      else this.waitTimer = this.host.timers.start(this, TimerKind.D, timerD(this.host.settings));
       this.user.clientResponse(this, res, source);
       return;
     }

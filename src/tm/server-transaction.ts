@@ -8,7 +8,7 @@ import { ownString } from '../sip/keep.js';
 import type { SipRequest } from '../sip/message.js';
 import type { Destination, Source, TransportError } from '../transport/types.js';
 import type { ProxyTransaction } from './proxy-transaction.js';
-import { TimerKind, type TimerSettings } from './timer-values.js';
+import { TimerKind, type TimerSettings, waitTime } from './timer-values.js';
 import { cancelTimer, Timer, type TimerOwner, type TimerService } from './timers.js';
 
 /** States of a server transaction (INVITE: Proceeding, Completed, Confirmed, Accepted; non-INVITE: Trying, Proceeding, Completed). */
@@ -175,7 +175,7 @@ export class ServerTransaction implements TimerOwner {
       if (status < 300) {
         // RFC 6026 §7.1: Accepted; 2xx retransmissions are the UAS's job, passed on end to end
         this.to('accepted');
-        this.waitTimer = this.host.timers.start(this, TimerKind.L, 64 * t1);
+        this.waitTimer = this.host.timers.start(this, TimerKind.L, waitTime(this.host.settings));
         return;
       }
       this.to('completed');
@@ -187,11 +187,11 @@ export class ServerTransaction implements TimerOwner {
       return;
     }
     this.to('completed');
-    // Timer J: absorb request retransmissions for 64*T1 (0 over reliable transports)
+    // Timer J: absorb request retransmissions for 64*T1, or `wait` (0 over reliable transports)
     if (this.reliable) this.to('terminated');
     else {
       this.lastResponse = data.toString('latin1');
-      this.waitTimer = this.host.timers.start(this, TimerKind.J, 64 * t1);
+      this.waitTimer = this.host.timers.start(this, TimerKind.J, waitTime(this.host.settings));
     }
   }
 

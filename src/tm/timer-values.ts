@@ -10,10 +10,25 @@ export interface TimerSettings {
   t2: number;
   /** Maximum time a message stays in the network, default 5 s. */
   t4: number;
+  /**
+   * How long a finished transaction stays to absorb retransmissions, ms: Timers J, L, M and D (Kamailio's
+   * `wt_timer`). Unset: what RFC 3261 and RFC 6026 say (64×T1; D at least 32 s).
+   */
+  wait?: number | undefined;
 }
 
 /** The RFC 3261 defaults. */
 export const DEFAULT_TIMERS: Readonly<TimerSettings> = Object.freeze({ t1: 500, t2: 4000, t4: 5000 });
+
+/** Timer J (non-INVITE server), L (INVITE server, Accepted) and M (INVITE client, Accepted), ms. */
+export function waitTime(settings: TimerSettings): number {
+  return settings.wait ?? 64 * settings.t1;
+}
+
+/** Timer D (INVITE client, Completed after a non-2xx): at least 32 s over unreliable transports, ms. */
+export function timerD(settings: TimerSettings): number {
+  return settings.wait ?? Math.max(32000, 64 * settings.t1);
+}
 
 /** Timer kinds, named as in RFC 3261 Table 4 and RFC 6026 §8.11. */
 export const TimerKind = {

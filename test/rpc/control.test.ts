@@ -323,6 +323,13 @@ describe('control API', () => {
       assert.equal(((await ok(via, 'core.tcp_info')) as { max_connections: number }).max_connections, 77);
       await ok(via, 'cfg.set', 'limits', 'maxConnections', server.config.limits.maxConnections);
       await ok(via, 'cfg.set', 'tm', 'fr_timer', 30_000);
+      // an optional setting (unset: 64*T1), found by Kamailio's name too
+      assert.equal(await ok(via, 'cfg.set', 'tm', 'wt_timer', '5s'), 5000);
+      assert.equal(await ok(via, 'cfg.get', 'tm', 'wtTimer'), 5000);
+      assert.match(
+        await fails(via, 400, 'cfg.set', 'tm', 'wt_timer', 'later'),
+        /tm\.wtTimer: expected a duration/,
+      );
     },
     'cfg.list': async (via) => {
       const list = (await ok(via, 'cfg.list')) as string[];

@@ -383,4 +383,44 @@ describe('finished transactions waiting out their timers (linger records)', () =
     assert.ok(slots.includes(next.slot));
     tl.stop();
   });
+
+  it('wait (tm.wtTimer, Kamailio wt_timer) shortens Timers J, L, M and D; unset they last 64*T1', async () => {
+    const waiting = (wait: number | undefined) =>
+      new TransactionLayer({
+        core: {} as Pipeline,
+        send: () => undefined,
+        stats: new StatsRegistry(),
+        log: Logger.create({ level: 'error' }),
+        // T1 = 5 ms: 64*T1 = 320 ms (Timer D: at least 32 s whatever T1 is)
+        config: wait === undefined ? { t1: 5 } : { t1: 5, wait },
+      });
+    const finish = (tl: TransactionLayer, tag: string) => {
+      const j = serve(tl, request('MESSAGE', `z9hG4bKwait-j-${tag}`));
+      j.respond(Buffer.from('SIP/2.0 200 OK\r\n\r\n', 'latin1'), 200);
+      const l = serve(tl, request('INVITE', `z9hG4bKwait-l-${tag}`));
+      l.respond(Buffer.from('SIP/2.0 200 OK\r\n\r\n', 'latin1'), 200);
+      const user = recorder();
+      const m = client(tl, user, 'INVITE', `m-${tag}`);
+      const d = client(tl, user, 'INVITE', `d-${tag}`);
+      assert.equal(deliver(tl, response(m.branch, 200)), true);
+      assert.equal(deliver(tl, response(d.branch, 486)), true);
+      assert.deepEqual(user.got, [200, 486]);
+      assert.equal(tl.size.servers, 2);
+      assert.equal(tl.size.clients, 2);
+    };
+    const sizes = (tl: TransactionLayer) => [tl.size.servers, tl.size.clients];
+    const short = waiting(40);
+    const rfc = waiting(undefined);
+    finish(short, 'short');
+    finish(rfc, 'rfc');
+    await sleep(200);
+    // 40 ms: all four gone; 64*T1 (320 ms): all four still there
+    assert.deepEqual(sizes(short), [0, 0]);
+    assert.deepEqual(sizes(rfc), [2, 2]);
+    await sleep(250);
+    // J, L and M end at 64*T1; D lasts at least 32 s
+    assert.deepEqual(sizes(rfc), [0, 1]);
+    short.stop();
+    rfc.stop();
+  });
 });

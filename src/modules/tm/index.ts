@@ -76,6 +76,13 @@ export const tmModule = defineModule({
       runtime: true,
       doc: 'Final-response timer for INVITE branches after a provisional response.',
     }),
+    wtTimer: s
+      .duration({
+        runtime: true,
+        example: '5s',
+        doc: "How long a finished transaction stays to absorb retransmissions (Timers J, L, M, D; Kamailio's wt_timer, 5 s there). Unset: 64×T1 as RFC 3261 and RFC 6026 say (32 s).",
+      })
+      .optional(),
   }),
   create(core, params) {
     const pipeline = core as Pipeline;
@@ -90,6 +97,7 @@ export const tmModule = defineModule({
         t4: params.t4 as number,
         frTimeout: params.frTimer as number,
         frInviteTimeout: params.frInvTimer as number,
+        wait: params.wtTimer as number | undefined,
       },
     });
     pipeline.hooks = layer;
@@ -126,6 +134,7 @@ export const tmModule = defineModule({
         else if (name === 't4') config.t4 = ms;
         else if (name === 'frTimer') config.frTimeout = ms;
         else if (name === 'frInvTimer') config.frInviteTimeout = ms;
+        else if (name === 'wtTimer') config.wait = ms;
         else throw new Error(`tm: ${name} cannot be changed at runtime`);
       },
       stop: () => layer.stop(),
