@@ -417,6 +417,9 @@ describe('finished transactions waiting out their timers (linger records)', () =
     // 40 ms: all four gone; 64*T1 (320 ms): all four still there
     assert.deepEqual(sizes(short), [0, 0]);
     assert.deepEqual(sizes(rfc), [2, 2]);
+    // a retransmission now is a new request to the short-lived layer (Kamailio after wt_timer), absorbed by the other
+    assert.equal(absorbed(short, request('MESSAGE', 'z9hG4bKwait-j-short')), false);
+    assert.equal(absorbed(rfc, request('MESSAGE', 'z9hG4bKwait-j-rfc')), true);
     await sleep(250);
     // J, L and M end at 64*T1; D lasts at least 32 s
     assert.deepEqual(sizes(rfc), [0, 1]);
