@@ -106,30 +106,39 @@ export interface PipelineOptions {
   overload?: OverloadGuard;
 }
 
-/** FNV-1a over a string, 32 bits. */
-function fnv1a(s: string, seed: number): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+/** The base-32 digits, as char codes. */
+const BASE32 = Array.from('0123456789abcdefghijklmnopqrstuv', (c) => c.charCodeAt(0));
 
-const BASE32 = '0123456789abcdefghijklmnopqrstuv';
-
-/** 32 bits as 7 base-32 digits (Number#toString(36) takes a slow floating-point path). */
-function base32(n: number): string {
-  let out = '';
-  for (let i = 0; i < 7; i++) {
-    out += BASE32[n & 31];
-    n >>>= 5;
-  }
-  return out;
-}
-
+/**
+ * Two 32-bit FNV-1a hashes of `s` with different seeds, computed in one pass, written as 14 base-32
+ * digits (7 per hash, lowest bits first): a stateless branch or To-tag that is the same for every
+ * retransmission of a request.
+ */
 function hash64(s: string, secret: number): string {
-  return base32(fnv1a(s, 0x811c9dc5 ^ secret)) + base32(fnv1a(s, 0x2f7a1d3b ^ secret));
+  let a = (0x811c9dc5 ^ secret) >>> 0;
+  let b = (0x2f7a1d3b ^ secret) >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  const d = BASE32;
+  return String.fromCharCode(
+    d[a & 31]!,
+    d[(a >>> 5) & 31]!,
+    d[(a >>> 10) & 31]!,
+    d[(a >>> 15) & 31]!,
+    d[(a >>> 20) & 31]!,
+    d[(a >>> 25) & 31]!,
+    d[a >>> 30]!,
+    d[b & 31]!,
+    d[(b >>> 5) & 31]!,
+    d[(b >>> 10) & 31]!,
+    d[(b >>> 15) & 31]!,
+    d[(b >>> 20) & 31]!,
+    d[(b >>> 25) & 31]!,
+    d[b >>> 30]!,
+  );
 }
 
 /** The receive pipeline and the stateless actions of the core. */

@@ -658,9 +658,18 @@ export abstract class SipMessage {
 
   /** Replaces one field with a new value, keeping its position and name as written. */
   replaceField(field: HeaderField, value: string): HeaderField {
+    assertNoLineBreak(value, 'header value');
+    return this.replaceWith(field, value);
+  }
+
+  /**
+   * {@link replaceField} for a value cut from the field's own (unfolded, so without line breaks) value or
+   * built from parsed parts of it: no CR/LF scan.
+   */
+  private replaceWith(field: HeaderField, value: string): HeaderField {
     const i = this.headers.indexOf(field);
     if (i === -1) throw new RangeError('field is not in this message');
-    const f = HeaderField.create(field.name, value);
+    const f = HeaderField.trusted(field.name, field.key, value);
     this.headers[i] = f;
     this.edited = true;
     return f;
@@ -683,7 +692,7 @@ export abstract class SipMessage {
     if (vias.length <= 1) this.removeField(f);
     else {
       const rest = splitList(f.value)[1]!;
-      const replaced = this.replaceField(f, f.value.slice(rest.offset));
+      const replaced = this.replaceWith(f, f.value.slice(rest.offset));
       replaced.parsed = vias.slice(1);
     }
     return top;
@@ -703,12 +712,12 @@ export abstract class SipMessage {
     const values = splitList(f.value);
     if (values.length <= 1) return this.removeField(f);
     const v = f.value;
-    if (which === 'first') this.replaceField(f, v.slice(values[1]!.offset));
+    if (which === 'first') this.replaceWith(f, v.slice(values[1]!.offset));
     else {
       const last = values[values.length - 1]!;
       let end = last.offset;
       while (end > 0 && v.charCodeAt(end - 1) !== 0x2c) end--;
-      this.replaceField(f, v.slice(0, end - 1).trimEnd());
+      this.replaceWith(f, v.slice(0, end - 1).trimEnd());
     }
     return true;
   }
@@ -745,7 +754,9 @@ export abstract class SipMessage {
       text = formatVia(updated);
       if (vias.length > 1) text += `, ${f.value.slice(splitList(f.value)[1]!.offset)}`;
     }
-    const replaced = this.replaceField(f, text);
+    // the rest of the text comes from the parsed field: only the address given here needs the check
+    if (received !== undefined) assertNoLineBreak(received, 'received');
+    const replaced = this.replaceWith(f, text);
     replaced.parsed = vias.length > 1 ? [updated, ...vias.slice(1)] : [updated];
   }
 
