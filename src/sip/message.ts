@@ -729,6 +729,8 @@ export abstract class SipMessage {
   setTopViaReceived(received: string | undefined, rport: number | undefined): void {
     const f = this.field('via');
     if (f === undefined) return;
+    // the new text is the parsed field's but for this address: the only part that needs the CR/LF check
+    if (received !== undefined) assertNoLineBreak(received, 'received');
     const vias = this.typed(f, parseVia);
     const top = vias[0]!;
     const updated: Via = {
@@ -754,8 +756,6 @@ export abstract class SipMessage {
       text = formatVia(updated);
       if (vias.length > 1) text += `, ${f.value.slice(splitList(f.value)[1]!.offset)}`;
     }
-    // the rest of the text comes from the parsed field: only the address given here needs the check
-    if (received !== undefined) assertNoLineBreak(received, 'received');
     const replaced = this.replaceWith(f, text);
     replaced.parsed = vias.length > 1 ? [updated, ...vias.slice(1)] : [updated];
   }

@@ -326,6 +326,10 @@ describe('control API', () => {
       // an optional setting (unset: 64*T1), found by Kamailio's name too
       assert.equal(await ok(via, 'cfg.set', 'tm', 'wt_timer', '5s'), 5000);
       assert.equal(await ok(via, 'cfg.get', 'tm', 'wtTimer'), 5000);
+      // and reaches the transaction layer, where the next transactions' Timers J, L, M and D read it
+      const layer = (server as unknown as { pipeline: { hooks: { settings: { wait?: number } } } }).pipeline
+        .hooks;
+      assert.equal(layer.settings.wait, 5000);
       assert.match(
         await fails(via, 400, 'cfg.set', 'tm', 'wt_timer', 'later'),
         /tm\.wtTimer: expected a duration/,

@@ -285,6 +285,18 @@ describe('editing and serializing', () => {
   it('refuses header values that would inject a line break', () => {
     const req = request(INVITE);
     assert.throws(() => req.setHeader('X-Evil', 'a\r\nVia: forged'), RangeError);
+    // replacing a field, and the address written into the top Via: checked too, and nothing changes
+    const to = req.field('to')!;
+    assert.throws(() => req.replaceField(to, '<sip:b@x>\r\nVia: forged'), RangeError);
+    assert.throws(() => req.setTopViaReceived('192.0.2.1\r\nVia: forged', undefined), RangeError);
+    assert.equal(req.isEdited, false);
+    assert.equal(serializeMessage(req).toString('latin1'), INVITE);
+    // an edit the message makes of its own Via text is written as it should be
+    req.setTopViaReceived('192.0.2.1', 5070);
+    assert.match(
+      serializeMessage(req).toString('latin1'),
+      /\r\nVia: SIP\/2\.0\/UDP pc33\.atlanta\.example\.com;branch=z9hG4bK776asdhds;received=192\.0\.2\.1;rport=5070\r\n/,
+    );
   });
 });
 
